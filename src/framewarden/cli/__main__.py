@@ -1,0 +1,3 @@
+from framewarden.cli import run
+
+run()

@@ -1,0 +1,41 @@
+"""Fixtures shared by the whole suite: shared test data, isolated settings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# ../shared/data beside the clone (CI and developer machines); override with FRAMEWARDEN_TEST_DATA.
+SHARED_DATA = Path(os.environ.get("FRAMEWARDEN_TEST_DATA") or REPO.parent / "shared" / "data")
+IMAGES = SHARED_DATA / "images"
+VIDEOS = SHARED_DATA / "videos"
+BROKEN = SHARED_DATA / "broken"
+THREATEXCHANGE = SHARED_DATA / "threatexchange"
+
+if not SHARED_DATA.is_dir():  # pragma: no cover - a broken checkout, not a skip
+    raise RuntimeError(f"shared test data not found at {SHARED_DATA}; set FRAMEWARDEN_TEST_DATA")
+
+
+def real_images() -> list[Path]:
+    return sorted(p for p in IMAGES.iterdir() if p.suffix.lower() in {".png", ".jpg", ".gif"})
+
+
+def real_videos() -> list[Path]:
+    return sorted(p for p in VIDEOS.iterdir() if p.suffix.lower() in {".mp4", ".webm", ".avi", ".mkv"})
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own data directory; no test reads the user's."""
+    from framewarden.config import get_settings
+
+    data_dir = tmp_path_factory.mktemp("fwdata")
+    monkeypatch.setenv("FRAMEWARDEN_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("FRAMEWARDEN_CONFIG", raising=False)
+    get_settings.cache_clear()
+    yield data_dir
+    get_settings.cache_clear()
