@@ -1,0 +1,1 @@
+"""Carrying out verdicts: alerts, notifiers, stream controllers, evidence."""

@@ -1,0 +1,1 @@
+"""Video moderation jobs and batch scans."""

@@ -1,0 +1,1 @@
+"""Dedup, batching, the channel worker and its supervisor."""

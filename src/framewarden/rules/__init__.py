@@ -1,0 +1,1 @@
+"""Rule models and the evaluator: detections in, verdicts out."""

@@ -1,0 +1,1 @@
+"""Durable records: SQLAlchemy models, repositories, migrations, blob store."""

@@ -1,0 +1,1 @@
+"""Text moderation shared by OCR, transcripts and chat."""

@@ -1,0 +1,1 @@
+"""The moderators' dashboard: templates and static files."""
