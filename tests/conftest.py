@@ -39,3 +39,7 @@ def isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     get_settings.cache_clear()
     yield data_dir
     get_settings.cache_clear()
+
+
+# A private PostgreSQL for the session and `db` / `db_url` fixtures over SQLite and PostgreSQL (tests/pg.py).
+from tests.pg import db, db_url, pg_database, postgres_server, sqlite_template  # noqa: E402, F401

@@ -97,6 +97,9 @@ TAGS: tuple[str, ...] = (
     "Covered Female Genitalia",
     "Covered Buttocks",
     "Covered Anus",
+    "Covered Feet",
+    "Covered Armpits",
+    "Covered Belly",
     "Text",
 )
 

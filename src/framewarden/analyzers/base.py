@@ -78,6 +78,7 @@ class Analyzer(Protocol):
 
     name: str
     version: str
+    # Optional ``preferred_max_side: int``: longest side a decoder should scale frames to for it.
 
     def labels(self) -> frozenset[str]: ...
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,9 +52,19 @@ class LoadedImage:
 
 
 def load_image(
-    data: ImageInput, *, source: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+    data: ImageInput,
+    *,
+    source: str | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    exif_transpose: bool = True,
+    to_rgb: Callable[[Image.Image], np.ndarray] | None = None,
 ) -> LoadedImage:
-    """Decode ``data`` into an upright RGB array or raise an :class:`InputError`."""
+    """Decode ``data`` into an upright RGB array or raise an :class:`InputError`.
+
+    ``exif_transpose=False`` keeps the pixels as stored and ``to_rgb``
+    replaces :func:`pil_to_rgb`: reference hashers (PDQ) need both to give
+    the hashes other systems compute.  Arrays are taken as they are.
+    """
     if isinstance(data, np.ndarray):
         name = source or "<array>"
         return LoadedImage(name, array_to_rgb(data, name), "ndarray", 1)
@@ -71,10 +82,17 @@ def load_image(
     else:
         name = source or "<bytes>"
         raw = bytes(data)
-    return decode_image(raw, source=name, max_pixels=max_pixels)
+    return decode_image(raw, source=name, max_pixels=max_pixels, exif_transpose=exif_transpose, to_rgb=to_rgb)
 
 
-def decode_image(raw: bytes, *, source: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+def decode_image(
+    raw: bytes,
+    *,
+    source: str,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    exif_transpose: bool = True,
+    to_rgb: Callable[[Image.Image], np.ndarray] | None = None,
+) -> LoadedImage:
     if not raw:
         raise EmptyInputError(source, "empty file (0 bytes)")
     try:
@@ -104,11 +122,13 @@ def decode_image(raw: bytes, *, source: str, max_pixels: int = DEFAULT_MAX_PIXEL
             raise CorruptInputError(source, f"truncated or corrupt {fmt} data: {exc}") from None
         if _looks_truncated(raw, fmt):
             raise CorruptInputError(source, f"truncated {fmt} file (no end marker)")
-        try:
-            upright = ImageOps.exif_transpose(img) or img
-        except (OSError, ValueError, SyntaxError, KeyError):
-            upright = img  # broken EXIF: keep the pixels as stored
-        rgb = pil_to_rgb(upright)
+        upright = img
+        if exif_transpose:
+            try:
+                upright = ImageOps.exif_transpose(img) or img
+            except (OSError, ValueError, SyntaxError, KeyError):
+                upright = img  # broken EXIF: keep the pixels as stored
+        rgb = (to_rgb or pil_to_rgb)(upright)
     return LoadedImage(source, rgb, fmt, frames)
 
 
@@ -121,9 +141,31 @@ def _looks_truncated(raw: bytes, fmt: str) -> bool:
     tail = raw[-32:]
     if fmt == "PNG":
         return b"IEND" not in tail
-    if fmt == "JPEG":
-        return b"\xff\xd9" not in tail
+    if fmt == "JPEG" and b"\xff\xd9" not in tail:
+        # Phone cameras append data after EOI (Samsung SEFT, motion-photo
+        # MP4s): look for EOI after the start of the main scan instead.
+        scan = _jpeg_scan_start(raw)
+        return scan < 0 or raw.find(b"\xff\xd9", scan) < 0
     return False
+
+
+def _jpeg_scan_start(raw: bytes) -> int:
+    """Offset of the first SOS marker, walking segments (so an EXIF
+    thumbnail's own markers are skipped); -1 if the header is cut short."""
+    i = 2
+    while i + 4 <= len(raw):
+        if raw[i] != 0xFF:
+            return -1
+        marker = raw[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+        elif marker == 0xDA:
+            return i
+        elif 0xD0 <= marker <= 0xD8 or marker == 0x01:  # markers without a length
+            i += 2
+        else:
+            i += 2 + int.from_bytes(raw[i + 2 : i + 4], "big")
+    return -1
 
 
 def pil_to_rgb(img: Image.Image) -> np.ndarray:

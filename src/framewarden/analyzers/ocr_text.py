@@ -1,0 +1,296 @@
+"""``ocr_text``: on-screen text read with RapidOCR, judged by :mod:`framewarden.text`.
+
+OCR is the most expensive analyzer (~0.6 s for a 720p frame on two cores,
+some 25 times the nudity detector), so it is built to run as rarely as it
+can while still catching text as it appears:
+
+1. its own interval per channel (``interval_s`` of media time): frames in
+   between get no OCR at all;
+2. a text-presence pass: the text *detector* alone, at reduced resolution,
+   reading only its probability map (no boxes, no recognition); a frame
+   without text stops here;
+3. a steady-scene check: when the presence map matches the channel's last
+   one and every earlier text region still looks the same, the earlier
+   reading is reused without running detection again;
+4. otherwise full detection, and recognition only of regions that changed:
+   each region crop is reduced to a small grayscale thumbnail and compared
+   with the channel's cache of recently read regions; a hit reuses the
+   earlier text.
+
+Per-channel state is bounded (least recently seen channels are dropped).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+from pydantic import Field
+
+from framewarden.analyzers.base import AnalyzerConfig, Box, Detection, register
+from framewarden.media.frame import Frame
+from framewarden.text import BlocklistEntry, TextModerationConfig, TextViolation, get_moderator
+from framewarden.text.profanity import model_version as profanity_version
+
+TEXT_TAG = "Text"
+_THUMB_HEIGHT = 16
+
+
+class OcrTextConfig(AnalyzerConfig):
+    type: Literal["ocr_text"] = "ocr_text"
+    interval_s: float = Field(2.0, ge=0, description="Seconds of media time between OCR runs per channel (0 = all).")
+    preferred_max_side: int = Field(
+        1280, ge=0, description="Longest side a decoder should give this analyzer (0 = full resolution)."
+    )
+    presence_max_side: int = Field(
+        640, ge=0, description="Longest side of the text-presence pass (0 = no presence pass)."
+    )
+    presence_min_pixels: int = Field(
+        16, ge=1, description="Text pixels the presence map needs before the frame is read."
+    )
+    det_max_side: int = Field(960, ge=32, description="Longest side for text detection (boxes).")
+    steady_iou: float = Field(
+        0.85, ge=0, le=1.01, description="Presence-map overlap that counts as the same scene (>1 = never)."
+    )
+    region_change_tolerance: float = Field(
+        28.0, ge=0, le=255, description="Largest local gray-level change of a region thumbnail still 'unchanged'."
+    )
+    cache_regions: int = Field(64, ge=0, description="Recently read regions remembered per channel.")
+    max_channels: int = Field(256, ge=1, description="Channels whose OCR state is kept.")
+    min_text_score: float = Field(0.5, ge=0, le=1, description="Lowest recognition score of text that is used.")
+    use_angle_cls: bool = Field(False, description="Run the 180-degree text-orientation classifier.")
+    threads: int = Field(0, ge=0, description="ONNX Runtime threads per session (0 = one per core).")
+    profanity: bool = Field(True, description="Judge text with the profanity/insult model.")
+    profanity_threshold: float = Field(0.8, ge=0, le=1, description="Profanity probability that flags text.")
+    blocklist: tuple[str | BlocklistEntry, ...] = Field((), description="Terms to flag (see text moderation).")
+    blocklist_file: Path | None = Field(None, description="File of blocklisted terms, one a line.")
+
+    def text_config(self) -> TextModerationConfig:
+        return TextModerationConfig(
+            profanity=self.profanity,
+            profanity_threshold=self.profanity_threshold,
+            blocklist=self.blocklist,
+            blocklist_file=self.blocklist_file,
+        )
+
+
+@dataclass(slots=True)
+class OcrStats:
+    """What the analyzer did, frame by frame (for tests, benchmarks and metrics)."""
+
+    frames: int = 0
+    skipped_interval: int = 0  # no OCR: within the channel's interval
+    no_text: int = 0  # presence pass found no text
+    steady: int = 0  # earlier reading reused without detection
+    detections: int = 0  # full detection passes
+    regions_recognized: int = 0  # crops sent to the recognizer
+    regions_reused: int = 0  # crops whose text came from the cache
+
+
+@dataclass(slots=True, eq=False)  # compared by identity: it holds arrays
+class _Region:
+    quad: np.ndarray  # (4, 2) float32 corners in frame.image pixels
+    thumb: np.ndarray  # small grayscale crop, float32
+    text: str
+    score: float  # 0-1
+
+
+@dataclass(slots=True)
+class _Channel:
+    last_pts: float | None = None
+    presence: np.ndarray | None = None  # boolean map of the last presence pass
+    regions: list[_Region] = field(default_factory=list)
+    cache: list[_Region] = field(default_factory=list)  # most recent last
+
+
+def _thumb(crop: np.ndarray) -> np.ndarray:
+    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    h, w = gray.shape[:2]
+    width = int(min(256, max(4, round(_THUMB_HEIGHT * w / max(h, 1)))))
+    return cv2.resize(gray, (width, _THUMB_HEIGHT), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def _same_thumb(a: np.ndarray, b: np.ndarray, tolerance: float) -> bool:
+    wa, wb = a.shape[1], b.shape[1]
+    if abs(wa - wb) > max(2, 0.1 * wa):
+        return False
+    if wa != wb:
+        b = cv2.resize(b, (wa, a.shape[0]), interpolation=cv2.INTER_AREA)
+    # A 3x3 mean keeps codec noise and one-pixel jitter below the tolerance, a changed letter above.
+    return float(cv2.blur(np.abs(a - b), (3, 3)).max()) <= tolerance
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    if a.shape != b.shape:
+        return 0.0
+    union = np.count_nonzero(a | b)
+    return np.count_nonzero(a & b) / union if union else 1.0
+
+
+@register("ocr_text", OcrTextConfig, "On-screen text (RapidOCR) judged by the text moderator.")
+class OcrTextAnalyzer:
+    name = "ocr_text"
+
+    def __init__(self, config: OcrTextConfig | None = None) -> None:
+        from rapidocr_onnxruntime import RapidOCR
+        from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+
+        self.config = config or OcrTextConfig()
+        self.preferred_max_side = self.config.preferred_max_side
+        self.moderator = get_moderator(self.config.text_config())
+        options: dict[str, Any] = {"text_score": self.config.min_text_score}
+        if self.config.threads:
+            options.update(intra_op_num_threads=self.config.threads, inter_op_num_threads=1)
+        self.engine = RapidOCR(**options)
+        det = self.engine.text_det
+        self._det_pre = DetPreProcess(self.config.det_max_side, "max", det.mean, det.std)
+        self._presence_pre = DetPreProcess(self.config.presence_max_side or 32, "max", det.mean, det.std)
+        self._presence_thresh = float(det.postprocess_op.thresh)
+        self.version = (
+            f"rapidocr-{metadata.version('rapidocr-onnxruntime')}-ppocrv4"
+            f"+profanity-check-{profanity_version()}"
+        )
+        self.stats = OcrStats()
+        self._channels: OrderedDict[str, _Channel] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def labels(self) -> frozenset[str]:
+        return self.moderator.labels | {TEXT_TAG}
+
+    def analyze(self, frames: Sequence[Frame]) -> list[list[Detection]]:
+        with self._lock:
+            return [self._analyze_one(frame) for frame in frames]
+
+    def close(self) -> None:
+        with self._lock:
+            self._channels.clear()
+
+    def reset(self, channel: str) -> None:
+        """Forget a channel's interval, presence map and region cache."""
+        with self._lock:
+            self._channels.pop(channel, None)
+
+    # --- one frame -----------------------------------------------------------
+    def _channel(self, name: str) -> _Channel:
+        state = self._channels.pop(name, None) or _Channel()
+        self._channels[name] = state  # most recently seen last
+        while len(self._channels) > self.config.max_channels:
+            self._channels.popitem(last=False)
+        return state
+
+    def _due(self, state: _Channel, pts_ms: float) -> bool:
+        # A pts that does not move forward is a new stream, a seek or the same image again: read it.
+        last = state.last_pts
+        return last is None or pts_ms <= last or pts_ms - last >= self.config.interval_s * 1000
+
+    def _analyze_one(self, frame: Frame) -> list[Detection]:
+        self.stats.frames += 1
+        state = self._channel(frame.channel)
+        if not self._due(state, frame.pts_ms):
+            self.stats.skipped_interval += 1
+            return []
+        state.last_pts = frame.pts_ms
+        bgr = np.ascontiguousarray(frame.image[:, :, ::-1])
+        if self.config.presence_max_side:
+            mask = self._presence(bgr)
+            previous, state.presence = state.presence, mask
+            if np.count_nonzero(mask) < self.config.presence_min_pixels:
+                self.stats.no_text += 1
+                state.regions = []
+                return []
+            if previous is not None and state.regions and _iou(mask, previous) >= self.config.steady_iou:
+                thumbs = [_thumb(c) for c in self._crops(bgr, [r.quad for r in state.regions])]
+                tol = self.config.region_change_tolerance
+                if all(_same_thumb(t, r.thumb, tol) for t, r in zip(thumbs, state.regions, strict=True)):
+                    self.stats.steady += 1
+                    return self._detections(frame, state.regions)
+        state.regions = self._read(bgr, state)
+        return self._detections(frame, state.regions)
+
+    def _presence(self, bgr: np.ndarray) -> np.ndarray:
+        """The detector's text-probability map at low resolution, thresholded."""
+        batch = self._presence_pre(bgr)
+        if batch is None:
+            return np.zeros((1, 1), dtype=bool)
+        return np.asarray(self.engine.text_det.infer(batch)[0][0, 0] > self._presence_thresh)
+
+    def _detect(self, bgr: np.ndarray) -> list[np.ndarray]:
+        det = self.engine.text_det
+        batch = self._det_pre(bgr)
+        if batch is None:
+            return []
+        boxes, _ = det.postprocess_op(det.infer(batch)[0], bgr.shape[:2])
+        boxes = det.filter_tag_det_res(boxes, bgr.shape[:2])
+        if len(boxes) == 0:
+            return []
+        return [np.asarray(b, dtype=np.float32) for b in self.engine.sorted_boxes(boxes)]
+
+    def _crops(self, bgr: np.ndarray, quads: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return list(self.engine.get_crop_img_list(bgr, [q.copy() for q in quads]))
+
+    def _read(self, bgr: np.ndarray, state: _Channel) -> list[_Region]:
+        self.stats.detections += 1
+        quads = self._detect(bgr)
+        crops = self._crops(bgr, quads)
+        tol = self.config.region_change_tolerance
+        regions: list[_Region] = []
+        missing: list[int] = []
+        for i, (quad, crop) in enumerate(zip(quads, crops, strict=True)):
+            thumb = _thumb(crop)
+            hit = next((r for r in reversed(state.cache) if _same_thumb(thumb, r.thumb, tol)), None)
+            if hit is None:
+                missing.append(i)
+                regions.append(_Region(quad, thumb, "", 0.0))
+            else:
+                self.stats.regions_reused += 1
+                state.cache.remove(hit)
+                state.cache.append(hit)
+                regions.append(_Region(quad, thumb, hit.text, hit.score))
+        if missing:
+            todo = [crops[i] for i in missing]
+            if self.config.use_angle_cls:
+                todo, _, _ = self.engine.text_cls(todo)
+            results, _ = self.engine.text_rec(todo)
+            self.stats.regions_recognized += len(missing)
+            for i, (text, score, *_rest) in zip(missing, results, strict=True):
+                region = regions[i]
+                region.text, region.score = str(text).strip(), float(score)
+                state.cache.append(region)
+        if len(state.cache) > self.config.cache_regions:
+            del state.cache[: len(state.cache) - self.config.cache_regions]
+        return regions
+
+    # --- results ---------------------------------------------------------------
+    def _detections(self, frame: Frame, regions: Sequence[_Region]) -> list[Detection]:
+        sx, sy = frame.scale
+        out: list[Detection] = []
+        for region in regions:
+            if not region.text or region.score < self.config.min_text_score:
+                continue
+            xs, ys = region.quad[:, 0] * sx, region.quad[:, 1] * sy
+            box = Box(float(xs.min()), float(ys.min()), float(xs.max() - xs.min()), float(ys.max() - ys.min()))
+            out.append(self._detection(TEXT_TAG, region.score * 100, "text", box, region.text))
+            for v in self.moderator.moderate(region.text):
+                out.append(self._detection(v.label, v.confidence, v.raw_class, _span_box(box, region.text, v),
+                                           region.text))  # fmt: skip
+        return out
+
+    def _detection(self, label: str, confidence: float, raw: str, box: Box, detail: str) -> Detection:
+        return Detection(label, float(confidence), self.name, self.version, raw, box, detail)
+
+
+def _span_box(line: Box, text: str, violation: TextViolation) -> Box:
+    """The part of a line's box holding the violation, by its share of the characters."""
+    n = len(text)
+    if n == 0 or (violation.start == 0 and violation.end >= n):
+        return line
+    left = line.left + line.width * violation.start / n
+    right = line.left + line.width * violation.end / n
+    return Box(left, line.top, right - left, line.height)

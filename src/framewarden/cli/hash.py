@@ -1,0 +1,47 @@
+"""``framewarden hash``: PDQ hashes of image files, as other systems compute them.
+
+Used to build hash lists by hand and to check what a bank entry would be.
+Hashes are of the pixels as stored (no EXIF rotation), like upstream's
+hashers, so they can be exchanged with ThreatExchange / HMA users.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from framewarden.cli._common import err, walk_inputs
+from framewarden.config import get_settings
+from framewarden.errors import InputError
+from framewarden.hashing.pdq import hash_image
+from framewarden.media.image import IMAGE_SUFFIXES
+
+
+def hash_command(
+    paths: Annotated[list[str], typer.Argument(help="Image files or folders (walked recursively).")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help='One JSON object per line: {"Source","PDQ","Quality"}.')
+    ] = False,
+) -> None:
+    """Print the PDQ hash (64 hex) and quality (0-100) of each image."""
+    settings = get_settings()
+    failed = 0
+    for source in walk_inputs(paths, accept=IMAGE_SUFFIXES):
+        try:
+            result = hash_image(source, max_pixels=settings.max_image_pixels)
+        except InputError as exc:
+            failed += 1
+            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            continue
+        if as_json:
+            typer.echo(json.dumps({"Source": source, "PDQ": result.hex, "Quality": result.quality}))
+        else:
+            typer.echo(f"{result.hex}\t{result.quality}\t{source}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("hash")(hash_command)

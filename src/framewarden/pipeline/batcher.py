@@ -1,0 +1,196 @@
+"""Micro-batching of frames from many callers into one inference thread.
+
+The models run faster on a batch than on frames one at a time, and the
+analyzers must be called from one thread at a time.  Every video of a scan
+and every live channel submits its frames here; one inference thread takes
+what is waiting (up to ``max_batch``, waiting at most ``max_wait_ms`` for a
+batch to fill once the first frame is in) and calls
+``moderator.moderate_frames`` once for all of them.  Callers get a
+:class:`~concurrent.futures.Future` per frame, so decoding (in the caller's
+thread) and inference (here) overlap.
+
+The queue is unbounded on purpose: back-pressure belongs to the caller, which
+knows whether it prefers completeness (a file: wait on its futures) or
+latency (a live stream: drop frames before submitting).  An exception from
+the moderator fails only the futures of that batch.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from framewarden.media.frame import Frame
+from framewarden.result import ModerationResult
+
+log = logging.getLogger(__name__)
+
+_LATENCY_SAMPLES = 1024
+
+
+class FrameModerator(Protocol):
+    """What the batcher needs of :class:`framewarden.Moderator`."""
+
+    def moderate_frames(self, frames: Sequence[Frame]) -> list[ModerationResult]: ...
+
+
+def _samples() -> collections.deque:  # type: ignore[type-arg]
+    return collections.deque(maxlen=_LATENCY_SAMPLES)
+
+
+@dataclass
+class BatcherStats:
+    """Counters of the inference thread (read them from any thread)."""
+
+    batches: int = 0
+    frames: int = 0
+    failed_batches: int = 0
+    # Recent inference latencies of whole batches, milliseconds.
+    latency_ms: collections.deque[float] = field(default_factory=lambda: _samples())
+    batch_sizes: collections.deque[int] = field(default_factory=lambda: _samples())
+
+    @property
+    def mean_batch(self) -> float:
+        return self.frames / self.batches if self.batches else 0.0
+
+
+class BatcherClosedError(RuntimeError):
+    """``submit`` after ``close``."""
+
+
+_STOP = object()
+
+
+class InferenceBatcher:
+    """One inference thread shared by every caller.
+
+    >>> batcher = InferenceBatcher(Moderator(["nudenet"])).start()   # doctest: +SKIP
+    >>> batcher.submit(frame).result().labels                        # doctest: +SKIP
+    """
+
+    def __init__(self, moderator: FrameModerator, *, max_batch: int = 8, max_wait_ms: float = 2.0) -> None:
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+        if max_wait_ms < 0:
+            raise ValueError(f"max_wait_ms must be >= 0, got {max_wait_ms}")
+        self.moderator = moderator
+        self.max_batch = max_batch
+        self.max_wait_ms = max_wait_ms
+        self.stats = BatcherStats()
+        self._queue: queue.SimpleQueue[tuple[Frame, Future[ModerationResult]] | object] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._lock = threading.Lock()
+
+    # --- lifecycle ---------------------------------------------------------
+    def start(self) -> InferenceBatcher:
+        with self._lock:
+            if self._closed:
+                raise BatcherClosedError("batcher is closed")
+            if self._thread is None:
+                self._thread = threading.Thread(target=self.run, name="fw-inference", daemon=True)
+                self._thread.start()
+        return self
+
+    def close(self, timeout: float | None = None) -> None:
+        """Finish the frames already submitted, then stop the thread.
+
+        Frames still queued after ``timeout`` seconds get a cancelled future.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            thread = self._thread
+        self._queue.put(_STOP)
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("inference thread still busy after %.1f s", timeout or 0.0)
+        self._cancel_pending()
+
+    def __enter__(self) -> InferenceBatcher:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- callers -------------------------------------------------------------
+    def submit(self, frame: Frame) -> Future[ModerationResult]:
+        """Queue ``frame``; thread-safe.  The future holds its result."""
+        future: Future[ModerationResult] = Future()
+        with self._lock:
+            if self._closed:
+                raise BatcherClosedError("submit() on a closed batcher")
+            self._queue.put((frame, future))
+        return future
+
+    # --- the inference thread ---------------------------------------------
+    def run(self) -> None:
+        stopping = False
+        while not stopping:
+            item = self._queue.get()
+            if item is _STOP:
+                break
+            batch = [item]
+            deadline = time.monotonic() + self.max_wait_ms / 1000.0
+            while len(batch) < self.max_batch:
+                remaining = deadline - time.monotonic()
+                try:
+                    nxt = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stopping = True
+                    break
+                batch.append(nxt)
+            self._run_batch(batch)  # type: ignore[arg-type]
+        # Frames submitted before close() are still served (close waits for them).
+        rest = self._drain()
+        for i in range(0, len(rest), self.max_batch):
+            self._run_batch(rest[i : i + self.max_batch])
+
+    def _run_batch(self, batch: list[tuple[Frame, Future[ModerationResult]]]) -> None:
+        live = [(f, fut) for f, fut in batch if fut.set_running_or_notify_cancel()]
+        if not live:
+            return
+        frames = [f for f, _ in live]
+        t0 = time.perf_counter()
+        try:
+            results = self.moderator.moderate_frames(frames)
+            if len(results) != len(frames):
+                raise RuntimeError(f"moderator returned {len(results)} results for {len(frames)} frames")
+        except Exception as exc:  # one bad batch must not stop the thread
+            log.exception("inference failed on a batch of %d frames", len(frames))
+            self.stats.failed_batches += 1
+            for _, fut in live:
+                fut.set_exception(exc)
+            return
+        elapsed_ms = (time.perf_counter() - t0) * 1000.0
+        self.stats.batches += 1
+        self.stats.frames += len(frames)
+        self.stats.latency_ms.append(elapsed_ms)
+        self.stats.batch_sizes.append(len(frames))
+        for (_, fut), result in zip(live, results, strict=True):
+            fut.set_result(result)
+
+    def _drain(self) -> list[tuple[Frame, Future[ModerationResult]]]:
+        items: list[tuple[Frame, Future[ModerationResult]]] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return items
+            if item is not _STOP:
+                items.append(item)  # type: ignore[arg-type]
+
+    def _cancel_pending(self) -> None:
+        for _, fut in self._drain():
+            fut.cancel()

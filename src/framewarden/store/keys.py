@@ -1,0 +1,82 @@
+"""API keys: random secrets of which only a SHA-256 hash is stored.
+
+A key reads ``fw_<prefix>_<secret>``.  The prefix is public and indexed, so a
+request's key is found with one lookup, then its hash is compared in constant
+time.  The full key is shown once, at creation; it cannot be recovered.
+A 256-bit random secret needs no slow password hash: there is nothing to
+brute-force.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from framewarden.errors import InputError
+from framewarden.store.errors import NotFoundError
+from framewarden.store.models import ApiKey, utcnow
+
+Role = Literal["admin", "moderator", "viewer", "ingest"]
+ROLES: tuple[str, ...] = ("admin", "moderator", "viewer", "ingest")
+KEY_PREFIX = "fw"
+
+
+def hash_secret(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_key(session: Session, *, name: str, role: Role) -> tuple[ApiKey, str]:
+    """A new key; returns the row and the full key, which is never stored."""
+    if role not in ROLES:
+        raise InputError("role", f"{role!r} is not one of {', '.join(ROLES)}")
+    if not name.strip():
+        raise InputError("key name", "must not be empty")
+    prefix = secrets.token_hex(6)
+    full = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    row = ApiKey(id=secrets.token_hex(8), name=name, role=role, prefix=prefix, key_hash=hash_secret(full))
+    session.add(row)
+    session.flush()
+    return row, full
+
+
+def verify_key(session: Session, *, key: str, now: datetime | None = None) -> ApiKey | None:
+    """The live key row for a presented key, or None; marks it used."""
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        return None
+    row = session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1]))
+    if row is None or row.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(row.key_hash, hash_secret(key)):
+        return None
+    row.last_used_at = now or utcnow()
+    session.flush()
+    return row
+
+
+def get_key(session: Session, *, key_id: str) -> ApiKey | None:
+    return session.get(ApiKey, key_id)
+
+
+def list_keys(session: Session, *, include_revoked: bool = False) -> Sequence[ApiKey]:
+    stmt = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)
+    if not include_revoked:
+        stmt = stmt.where(ApiKey.revoked_at.is_(None))
+    return session.scalars(stmt).all()
+
+
+def revoke_key(session: Session, *, key_id: str) -> ApiKey:
+    """Revoke a key (idempotent: a revoked key keeps its first revocation time)."""
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise NotFoundError("api key", key_id)
+    row.revoked_at = row.revoked_at or utcnow()
+    session.flush()
+    return row
