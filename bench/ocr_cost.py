@@ -23,6 +23,7 @@ import os
 import subprocess
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,10 @@ def timed(fn: Callable[[np.ndarray, int], object], images: list[np.ndarray]) -> 
     return (time.perf_counter() - started) * 1000 / len(images)
 
 
+def run_analyzer(analyzer: OcrTextAnalyzer, channel: str, image: np.ndarray, i: int) -> None:
+    analyzer.analyze([Frame(channel, i, i * 500.0, image)])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--frames", type=int, default=10, help="frames per scene (2 a second)")
@@ -91,7 +96,7 @@ def main() -> None:
         analyzer = OcrTextAnalyzer(config)
         analyzer.engine = engine
         base_ms = timed(baseline, images)
-        ours_ms = timed(lambda im, i: analyzer.analyze([Frame(scene, i, i * 500.0, im)]), images)
+        ours_ms = timed(partial(run_analyzer, analyzer, scene), images)
         s = analyzer.stats
         print(
             f"{scene:<10} {base_ms:>12.1f} {ours_ms:>12.1f} {base_ms / ours_ms:>6.1f}x   "

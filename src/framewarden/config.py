@@ -94,6 +94,14 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password.")
     smtp_starttls: bool = Field(True, description="Use STARTTLS.")
     smtp_from: str = Field("framewarden@localhost", description="Sender address of alert e-mails.")
+    notification_targets: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Notification targets (webhook / email / null), e.g. in TOML "
+        '[[notification_targets]] name = "ops" type = "webhook" url = "https://..." secret = "...".',
+    )
+    notify_default: list[str] = Field(
+        default_factory=list, description="Targets notified when a rule names none."
+    )
     alert_escalation_s: float = Field(
         300.0, ge=0, description="Raise an open alert's severity after this many seconds (0 = never)."
     )

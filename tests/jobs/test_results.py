@@ -39,15 +39,18 @@ def _spans(frames: list[AnalyzedFrame], gap: float = 1001.0) -> list[tuple[str, 
         ([_f(0, GORE)], [("Blood & Gore", 0, 0, 0)]),
         ([_f(0, GORE), _f(500, GORE), _f(1000, GORE)], [("Blood & Gore", 0, 1000, 1000)]),
         # A frame without the label ends the run.
-        ([_f(0, GORE), _f(500), _f(1000, GORE)], [("Blood & Gore", 0, 0, 0), ("Blood & Gore", 1000, 1000, 0)]),
+        (
+            [_f(0, GORE), _f(500), _f(1000, GORE)],
+            [("Blood & Gore", 0, 0, 0), ("Blood & Gore", 1000, 1000, 0)],
+        ),
         # Duplicates of a flagged frame extend its segment.
         ([_f(0), _f(500, GORE, until=3000), _f(3500)], [("Blood & Gore", 500, 3000, 2500)]),
         # A hole longer than the merge gap (a lost part of the stream) ends the run.
         ([_f(0, GORE), _f(5000, GORE)], [("Blood & Gore", 0, 0, 0), ("Blood & Gore", 5000, 5000, 0)]),
-        # Two labels, independent runs; order in input does not matter.
+        # Two labels, independent runs; input order does not matter.
         (
             [_f(1000, GORE), _f(0, GORE, WEAPONS), _f(500, GORE, WEAPONS)],
-            [("Blood & Gore", 0, 1000, 1000), ("Weapons", 0, 500, 500)],
+            [("Weapons", 0, 500, 500), ("Blood & Gore", 0, 1000, 1000)],  # same start: level 2 first
         ),
     ],
 )
@@ -71,7 +74,9 @@ def test_timestamp_entries_sorted_by_time() -> None:
     assert entries[0]["ModerationLabel"] == WEAPONS.to_rekognition()
 
 
-@pytest.mark.parametrize(("aggregate", "key"), [(Aggregate.TIMESTAMPS, "Timestamp"), (Aggregate.SEGMENTS, "StartTimestampMillis")])
+@pytest.mark.parametrize(
+    ("aggregate", "key"), [(Aggregate.TIMESTAMPS, "Timestamp"), (Aggregate.SEGMENTS, "StartTimestampMillis")]
+)
 def test_to_dict_shape(aggregate: Aggregate, key: str) -> None:
     result = VideoResult(source="a.mp4", aggregate=aggregate, merge_gap_ms=1001, model_versions={"x": "1"})
     result.frames = [_f(0, GORE), _f(500, GORE)]
@@ -90,4 +95,8 @@ def test_to_dict_shape(aggregate: Aggregate, key: str) -> None:
 
 def test_failed_result_has_message() -> None:
     body = VideoResult(source="x", status=JobStatus.FAILED, status_message="x: no such file").to_dict()
-    assert (body["JobStatus"], body["StatusMessage"], body["ModerationLabels"]) == ("FAILED", "x: no such file", [])
+    assert (body["JobStatus"], body["StatusMessage"], body["ModerationLabels"]) == (
+        "FAILED",
+        "x: no such file",
+        [],
+    )

@@ -54,7 +54,9 @@ def test_completed_only_for_succeeded(tmp_path: Path) -> None:
     assert state.completed("a.mp4") == {"Source": "a.mp4", "JobStatus": "SUCCEEDED"}
 
 
-@pytest.mark.parametrize("content", ["", "{trunc", "[]", json.dumps({"Source": "other", "JobStatus": "SUCCEEDED"})])
+@pytest.mark.parametrize(
+    "content", ["", "{trunc", "[]", json.dumps({"Source": "other", "JobStatus": "SUCCEEDED"})]
+)
 def test_unusable_result_is_not_done(tmp_path: Path, content: str) -> None:
     state = ScanState(tmp_path)
     state.prepare()

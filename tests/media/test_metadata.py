@@ -23,22 +23,48 @@ from tests.conftest import BROKEN, VIDEOS, real_videos
 
 def ffprobe(path: Path) -> dict[str, Any]:
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_streams", "-show_format", "-of", "json",
-         "--", str(path)],
-        check=True, capture_output=True, text=True,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_streams",
+            "-show_format",
+            "-of",
+            "json",
+            "--",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return json.loads(out)
 
 
 def ffprobe_last_packet_end_s(path: Path) -> float:
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,duration_time",
-         "-of", "csv=p=0", "--", str(path)],
-        check=True, capture_output=True, text=True,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "packet=pts_time,duration_time",
+            "-of",
+            "csv=p=0",
+            "--",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     ends = []
     for line in out.split():
-        pts, dur = (line.split(",") + ["0"])[:2]
+        pts, dur = ([*line.split(","), "0"])[:2]
         if pts != "N/A":
             ends.append(float(pts) + (float(dur) if dur not in {"", "N/A"} else 0.0))
     return max(ends)
@@ -57,14 +83,12 @@ def test_metadata_matches_ffprobe(path: Path) -> None:
     assert meta.codec == stream["codec_name"]
     assert (meta.width, meta.height) == (stream["width"], stream["height"])
     assert meta.format == fmt["format_name"]
-    expected_rate = rate(stream["avg_frame_rate"]) if stream["avg_frame_rate"] != "0/0" else rate(
-        stream["r_frame_rate"]
+    expected_rate = (
+        rate(stream["avg_frame_rate"]) if stream["avg_frame_rate"] != "0/0" else rate(stream["r_frame_rate"])
     )
     assert meta.frame_rate == pytest.approx(expected_rate, rel=1e-6)
-    if "duration" in fmt:
-        expected_s = float(fmt["duration"])
-    else:  # no container duration: the end of the last video packet
-        expected_s = ffprobe_last_packet_end_s(path)
+    # no container duration: the end of the last video packet
+    expected_s = float(fmt["duration"]) if "duration" in fmt else ffprobe_last_packet_end_s(path)
     assert abs(meta.duration_ms - expected_s * 1000) <= 50
     assert meta.rotation == 0
 
@@ -111,7 +135,13 @@ def test_dash_named_file_is_read_as_a_file() -> None:
 
 @pytest.mark.parametrize(
     ("times", "expected"),
-    [([], None), ([0.0], None), ([0.0, 2.0, 4.0], 2.0), ([0.0, 2.0, 2.5, 4.5], 2.0), ([4.0, 0.0, 2.0, 2.0], 2.0)],
+    [
+        ([], None),
+        ([0.0], None),
+        ([0.0, 2.0, 4.0], 2.0),
+        ([0.0, 2.0, 2.5, 4.5], 2.0),
+        ([4.0, 0.0, 2.0, 2.0], 2.0),
+    ],
 )
 def test_keyframe_spacing_is_the_largest_gap(times: list[float], expected: float | None) -> None:
     assert keyframe_spacing(times) == expected
@@ -119,13 +149,22 @@ def test_keyframe_spacing_is_the_largest_gap(times: list[float], expected: float
 
 @pytest.mark.parametrize(
     ("packets", "start", "expected"),
-    [([], 0, None), ([(None, 5)], None, None), ([(0, 40), (40, 40), (80, 40)], 0, 120), ([(10, 40), (50, 40)], None, 80)],
+    [
+        ([], 0, None),
+        ([(None, 5)], None, None),
+        ([(0, 40), (40, 40), (80, 40)], 0, 120),
+        ([(10, 40), (50, 40)], None, 80),
+    ],
 )
-def test_duration_from_packets(packets: list[tuple[int | None, int]], start: int | None, expected: int | None) -> None:
+def test_duration_from_packets(
+    packets: list[tuple[int | None, int]], start: int | None, expected: int | None
+) -> None:
     assert duration_from_packets(packets, Fraction(1, 1000), start) == expected
 
 
-@pytest.mark.parametrize(("degrees", "expected"), [(0, 0), (90, 90), (-90, 270), (180, 180), (-180, 180), (270, 270)])
+@pytest.mark.parametrize(
+    ("degrees", "expected"), [(0, 0), (90, 90), (-90, 270), (180, 180), (-180, 180), (270, 270)]
+)
 def test_rotation_is_normalised(degrees: float, expected: int) -> None:
     assert normalise_rotation(degrees) == expected
 

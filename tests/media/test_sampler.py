@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from framewarden.media.sampler import Sampler, use_keyframes_only
@@ -45,11 +47,15 @@ def test_sampler_table(times: list[float], interval: float, policy: str, expecte
     assert run(sampler, times) == expected
 
 
-@pytest.mark.parametrize(("fps", "interval", "expected"), [(25, 1.0, 10), (30, 0.5, 20), (29.97, 2.0, 5), (10, 0.1, 100)])
-def test_every_frame_decoding_keeps_one_frame_per_interval(fps: float, interval: float, expected: int) -> None:
+@pytest.mark.parametrize(
+    ("fps", "interval", "expected"), [(25, 1.0, 10), (30, 0.5, 20), (29.97, 2.0, 5), (10, 0.1, 100)]
+)
+def test_every_frame_decoding_keeps_one_frame_per_interval(
+    fps: float, interval: float, expected: int
+) -> None:
     kept = run(Sampler(interval, "first"), frames(fps, 10.0))
     assert len(kept) == expected
-    gaps = [b - a for a, b in zip(kept, kept[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(kept)]
     assert all(abs(g - interval) < 1.0 / fps + 1e-9 for g in gaps)
 
 
@@ -65,7 +71,16 @@ def test_negative_interval_is_refused() -> None:
 
 @pytest.mark.parametrize(
     ("interval", "spacing", "expected"),
-    [(0.0, 1.0, False), (1.0, None, False), (0.5, 1.0, False), (1.0, 1.0, True), (2.0, 1.0, True), (0.9995, 1.0, True)],
+    [
+        (0.0, 1.0, False),
+        (1.0, None, False),
+        (0.5, 1.0, False),
+        (1.0, 1.0, True),
+        (2.0, 1.0, True),
+        (0.9995, 1.0, True),
+    ],
 )
-def test_keyframes_only_when_interval_covers_the_spacing(interval: float, spacing: float | None, expected: bool) -> None:
+def test_keyframes_only_when_interval_covers_the_spacing(
+    interval: float, spacing: float | None, expected: bool
+) -> None:
     assert use_keyframes_only(interval, spacing) is expected

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import itertools
 import shutil
 import socket
 import subprocess
@@ -36,8 +37,22 @@ def ffmpeg(*args: str) -> None:
 def ffmpeg_rgb(path: Path, width: int, height: int) -> np.ndarray:
     """First frame as the ffmpeg CLI shows it (autorotated), as RGB."""
     raw = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-        check=True, capture_output=True,
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ],
+        check=True,
+        capture_output=True,
     ).stdout
     return np.frombuffer(raw, np.uint8).reshape(height, width, 3)
 
@@ -53,14 +68,15 @@ def test_every_frame_of_a_file_in_order_from_zero() -> None:
     assert [f.seq for f in frames] == list(range(250))
     assert [f.meta["frame_number"] for f in frames] == list(range(250))
     assert [f.pts_ms for f in frames[:3]] == [0.0, 40.0, 80.0]
-    assert all(b.pts_ms > a.pts_ms for a, b in zip(frames, frames[1:], strict=False))
+    assert all(b.pts_ms > a.pts_ms for a, b in itertools.pairwise(frames))
     assert frames[0].keyframe and not frames[1].keyframe
     assert frames[0].image.shape == (272, 640, 3) and frames[0].image.dtype == np.uint8
     assert {f.channel for f in frames} == {"cam"}
 
 
 @pytest.mark.parametrize(
-    ("max_side", "shape"), [(0, (272, 640, 3)), (1000, (272, 640, 3)), (320, (136, 320, 3)), (64, (27, 64, 3))]
+    ("max_side", "shape"),
+    [(0, (272, 640, 3)), (1000, (272, 640, 3)), (320, (136, 320, 3)), (64, (27, 64, 3))],
 )
 def test_frames_are_scaled_in_the_decoder(max_side: int, shape: tuple[int, int, int]) -> None:
     with open_video(str(BIKES)) as video:
@@ -115,7 +131,9 @@ def test_dash_named_file_decodes_all_frames() -> None:
     assert len(frames) == 5 and frames[0].image.shape == (1, 1, 3)
 
 
-@pytest.mark.parametrize("path", [p for p in VIDEOS.iterdir() if p.suffix in {".webm", ".avi"}], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", [p for p in VIDEOS.iterdir() if p.suffix in {".webm", ".avi"}], ids=lambda p: p.name
+)
 def test_other_containers_and_codecs_decode(path: Path) -> None:
     with open_video(str(path)) as video:
         frames = list(video.frames(channel="c", sample_interval_s=1.0, max_side=128))
@@ -128,8 +146,21 @@ def test_other_containers_and_codecs_decode(path: Path) -> None:
 def test_rotation_side_data_is_applied(tmp_path: Path, rotate: int) -> None:
     plain = tmp_path / "plain.mp4"
     rotated = tmp_path / f"rot{rotate}.mp4"
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x96:rate=10", "-t", "1", "-c:v", "libx264", "-pix_fmt",
-           "yuv444p", "-qp", "0", str(plain))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x96:rate=10",
+        "-t",
+        "1",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv444p",
+        "-qp",
+        "0",
+        str(plain),
+    )
     ffmpeg("-i", str(plain), "-c", "copy", "-metadata:s:v", f"rotate={rotate}", str(rotated))
     upright_w, upright_h = (96, 160) if rotate in (90, 270) else (160, 96)
     expected = ffmpeg_rgb(rotated, upright_w, upright_h).astype(int)
@@ -143,8 +174,13 @@ def test_rotation_side_data_is_applied(tmp_path: Path, rotate: int) -> None:
 
 @pytest.mark.parametrize(
     ("size", "max_side", "expected"),
-    [((640, 272), 0, (640, 272)), ((640, 272), 640, (640, 272)), ((640, 272), 320, (320, 136)),
-     ((272, 640), 320, (136, 320)), ((1000, 1), 10, (10, 1))],
+    [
+        ((640, 272), 0, (640, 272)),
+        ((640, 272), 640, (640, 272)),
+        ((640, 272), 320, (320, 136)),
+        ((272, 640), 320, (136, 320)),
+        ((1000, 1), 10, (10, 1)),
+    ],
 )
 def test_fit_within(size: tuple[int, int], max_side: int, expected: tuple[int, int]) -> None:
     assert fit_within(*size, max_side) == expected
@@ -166,8 +202,11 @@ def s3_settings() -> Iterator[Settings]:
             s3_endpoint_url=f"http://127.0.0.1:{port}", s3_access_key_id="test", s3_secret_access_key="test"
         )
         client = boto3.client(
-            "s3", endpoint_url=settings.s3_endpoint_url, aws_access_key_id="test",
-            aws_secret_access_key="test", region_name="us-east-1",
+            "s3",
+            endpoint_url=settings.s3_endpoint_url,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            region_name="us-east-1",
         )
         client.create_bucket(Bucket="videos")
         client.upload_file(str(BIKES), "videos", "in/bikes clip.mp4")
@@ -184,9 +223,14 @@ def test_s3_object_is_read_by_range_requests(s3_settings: Settings) -> None:
     assert len(frames) == 10
 
 
-@pytest.mark.parametrize(("url", "reason"), [("s3://videos/missing.mp4", "no such S3 object"),
-                                             ("s3://videos/empty.mp4", "empty S3 object"),
-                                             ("s3://videos", "not an s3://bucket/key URL")])
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("s3://videos/missing.mp4", "no such S3 object"),
+        ("s3://videos/empty.mp4", "empty S3 object"),
+        ("s3://videos", "not an s3://bucket/key URL"),
+    ],
+)
 def test_s3_errors_name_the_object(s3_settings: Settings, url: str, reason: str) -> None:
     with pytest.raises(InputError, match=reason) as info:
         open_video(url, settings=s3_settings)
@@ -270,15 +314,33 @@ def http_server_that_stalls(payload: bytes, send: int) -> Iterator[str]:
         server.server_close()
 
 
-def test_stream_that_stalls_mid_way_raises_timeout(ts_file: Path) -> None:
-    payload = ts_file.read_bytes()
-    with http_server_that_stalls(payload, len(payload) // 2) as url:
-        with open_video(url, timeout_s=1.0) as video:
-            frames: list[float] = []
-            with pytest.raises(SourceTimeoutError, match="no data within"):
-                for frame in video.frames(channel="c", max_side=32):
-                    frames.append(frame.pts_ms)
-    assert 50 < len(frames) < 250  # the first half arrived, then the stall was reported
+def test_stream_that_stalls_mid_way_raises_timeout(tmp_path: Path) -> None:
+    ts = tmp_path / "pattern.ts"  # 20 s, a keyframe every second, no index: read ahead ~9 s at open
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x96:rate=10",
+        "-t",
+        "20",
+        "-c:v",
+        "libx264",
+        "-g",
+        "10",
+        "-f",
+        "mpegts",
+        str(ts),
+    )
+    payload = ts.read_bytes()
+    with (
+        http_server_that_stalls(payload, len(payload) * 3 // 4) as url,
+        open_video(url, timeout_s=1.0) as video,
+    ):
+        frames: list[float] = []
+        with pytest.raises(SourceTimeoutError, match="no data within"):
+            for frame in video.frames(channel="c", max_side=32):
+                frames.append(frame.pts_ms)
+    assert 100 < len(frames) < 200  # about three quarters arrived, then the stall was reported
 
 
 def test_live_tcp_stream_frames_carry_arrival_time(ts_file: Path) -> None:
@@ -286,8 +348,21 @@ def test_live_tcp_stream_frames_carry_arrival_time(ts_file: Path) -> None:
         pytest.fail("ffmpeg is required")
     port = free_port()
     pusher = subprocess.Popen(
-        ["ffmpeg", "-v", "error", "-re", "-i", str(ts_file), "-t", "3", "-c", "copy", "-f", "mpegts",
-         f"tcp://127.0.0.1:{port}?listen=1"],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-re",
+            "-i",
+            str(ts_file),
+            "-t",
+            "3",
+            "-c",
+            "copy",
+            "-f",
+            "mpegts",
+            f"tcp://127.0.0.1:{port}?listen=1",
+        ],
     )
     try:
         video = None

@@ -97,7 +97,7 @@ class ScriptedSource:
             yield Frame(
                 channel, i, i * 1000.0 / self.fps, image, captured_at=time.time(), meta={"frame_number": i}
             )
-        while self.hold.is_set() and not self.closed:
+        while self.hold.is_set():  # a live stream with no new data (yet)
             time.sleep(0.02)
         if self.error is not None:
             raise self.error
@@ -329,6 +329,7 @@ def test_stop_drains_waiting_frames(make_context: Any) -> None:
     assert wait_until(lambda: worker.stats.to_dict()["analyzed"] >= 1, 5.0)
     stop.set()
     thread.join(10.0)
+    source.hold.clear()
     assert result[0].end is SessionEnd.STOP_REQUESTED
     assert [r.seq for r in sink.for_channel("cam")] == [0, 1, 2]  # the queued frames were still judged
 
@@ -387,12 +388,12 @@ def test_publisher_lost_then_back_goes_reconnecting_then_live(
     states: list[str] = []
     events = EventBus()
     events.subscribe(lambda e: states.append(e.payload["state"]), kinds={"channel_state"})
-    ctx = make_context(events=events, open_timeout_s=3.0)
+    ctx = make_context(events=events, open_timeout_s=10.0)
     with _manager(ctx, [make_rule(interval=1.0)]) as manager:
         manager.add("cam", nginx_rtmp.rtmp_url("cam"))
         assert wait_until(lambda: _state(manager, "cam") is ChannelState.LIVE, 30.0), manager.snapshot("cam")
         publisher.kill()
-        assert wait_until(lambda: _state(manager, "cam") is ChannelState.RECONNECTING, 15.0)
+        assert wait_until(lambda: _state(manager, "cam") is ChannelState.RECONNECTING, 25.0)
         assert manager.snapshot("cam").reason
         publisher.start()
         assert wait_until(lambda: _state(manager, "cam") is ChannelState.LIVE, 40.0), manager.snapshot("cam")
@@ -425,6 +426,10 @@ def test_auto_stop_drops_the_publisher_at_nginx(
     assert recorder.alerts and recorder.alerts[-1].stops_stream
 
 
+def _busy(stats: dict[str, Any]) -> bool:
+    return bool(stats["dropped"] >= 20 and stats["analyzed"] >= 3)
+
+
 @pytest.mark.e2e
 @pytest.mark.slow
 def test_slow_inference_on_a_live_stream_counts_drops(
@@ -435,9 +440,7 @@ def test_slow_inference_on_a_live_stream_counts_drops(
     rule = make_rule(interval=0.0, similarity={"enabled": False})  # every frame of a 25 fps stream
     with _manager(ctx, [rule]) as manager:
         manager.add("busy", nginx_rtmp.rtmp_url("busy"))
-        assert wait_until(lambda: manager.snapshot("busy").stats["dropped"] >= 20, 40.0), manager.snapshot(
-            "busy"
-        )
+        assert wait_until(lambda: _busy(manager.snapshot("busy").stats), 40.0), manager.snapshot("busy")
         stats = manager.snapshot("busy").stats
     assert stats["analyzed"] >= 1
     assert stats["analyzed"] + stats["dropped"] <= stats["sampled"]

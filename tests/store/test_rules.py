@@ -91,3 +91,19 @@ def test_duplicates_and_missing(db: Database) -> None:
         rules.create_rule(s, body=_rule(), author="a")
     with pytest.raises(NotFoundError, match="rule nope"), db.begin() as s:
         rules.update_rule(s, body=_rule("nope"), author="a")
+
+
+def test_load_rules_feeds_the_resolver(db: Database) -> None:
+    from framewarden.rules.models import Rule
+    from framewarden.rules.resolve import resolve
+
+    with db.begin() as s:
+        rules.create_rule(s, body=_rule("g"), author="a")
+        rules.create_rule(s, body={"id": "c", "channel": "live-1", "labels": {}}, author="a")
+        rules.create_rule(s, body={"id": "off", "channel": "live-2", "enabled": False}, author="a")
+    with db.read() as s:
+        loaded = rules.load_rules(s)
+    assert all(isinstance(r, Rule) for r in loaded)
+    assert sorted(r.id for r in loaded) == ["c", "g"]
+    assert resolve(loaded, "live-1").id == "c"
+    assert resolve(loaded, "live-2").id == "g"

@@ -40,12 +40,15 @@ from framewarden.text import BlocklistEntry, TextModerationConfig, TextViolation
 from framewarden.text.profanity import model_version as profanity_version
 
 TEXT_TAG = "Text"
-_THUMB_HEIGHT = 16
+_THUMB_HEIGHT = 32
+_SAME_PLACE_IOU = 0.6  # a detected region this close to a cached one is compared with it
 
 
 class OcrTextConfig(AnalyzerConfig):
     type: Literal["ocr_text"] = "ocr_text"
-    interval_s: float = Field(2.0, ge=0, description="Seconds of media time between OCR runs per channel (0 = all).")
+    interval_s: float = Field(
+        2.0, ge=0, description="Seconds of media time between OCR runs per channel (0 = every frame)."
+    )
     preferred_max_side: int = Field(
         1280, ge=0, description="Longest side a decoder should give this analyzer (0 = full resolution)."
     )
@@ -53,23 +56,23 @@ class OcrTextConfig(AnalyzerConfig):
         640, ge=0, description="Longest side of the text-presence pass (0 = no presence pass)."
     )
     presence_min_pixels: int = Field(
-        16, ge=1, description="Text pixels the presence map needs before the frame is read."
+        32, ge=1, description="Text pixels the presence map needs before the frame is read."
     )
     det_max_side: int = Field(960, ge=32, description="Longest side for text detection (boxes).")
     steady_iou: float = Field(
         0.85, ge=0, le=1.01, description="Presence-map overlap that counts as the same scene (>1 = never)."
     )
     region_change_tolerance: float = Field(
-        28.0, ge=0, le=255, description="Largest local gray-level change of a region thumbnail still 'unchanged'."
+        0.8, ge=0, description="Largest local change (normalised gray levels) of a region still 'unchanged'."
     )
     cache_regions: int = Field(64, ge=0, description="Recently read regions remembered per channel.")
     max_channels: int = Field(256, ge=1, description="Channels whose OCR state is kept.")
-    min_text_score: float = Field(0.5, ge=0, le=1, description="Lowest recognition score of text that is used.")
+    min_text_score: float = Field(0.5, ge=0, le=1, description="Lowest recognition score of text used.")
     use_angle_cls: bool = Field(False, description="Run the 180-degree text-orientation classifier.")
     threads: int = Field(0, ge=0, description="ONNX Runtime threads per session (0 = one per core).")
     profanity: bool = Field(True, description="Judge text with the profanity/insult model.")
     profanity_threshold: float = Field(0.8, ge=0, le=1, description="Profanity probability that flags text.")
-    blocklist: tuple[str | BlocklistEntry, ...] = Field((), description="Terms to flag (see text moderation).")
+    blocklist: tuple[str | BlocklistEntry, ...] = Field((), description="Terms to flag (see text/).")
     blocklist_file: Path | None = Field(None, description="File of blocklisted terms, one a line.")
 
     def text_config(self) -> TextModerationConfig:
@@ -111,20 +114,36 @@ class _Channel:
 
 
 def _thumb(crop: np.ndarray) -> np.ndarray:
+    """A small grayscale copy, normalised to zero mean and unit variance.
+
+    The normalisation keeps a caption box's semi-transparent background and
+    brightness drift from counting as a change; letters still do.
+    """
     gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
     h, w = gray.shape[:2]
-    width = int(min(256, max(4, round(_THUMB_HEIGHT * w / max(h, 1)))))
-    return cv2.resize(gray, (width, _THUMB_HEIGHT), interpolation=cv2.INTER_AREA).astype(np.float32)
+    width = int(min(1024, max(4, round(_THUMB_HEIGHT * w / max(h, 1)))))
+    small = cv2.resize(gray, (width, _THUMB_HEIGHT), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return (small - small.mean()) / (float(small.std()) + 1.0)
 
 
 def _same_thumb(a: np.ndarray, b: np.ndarray, tolerance: float) -> bool:
-    wa, wb = a.shape[1], b.shape[1]
-    if abs(wa - wb) > max(2, 0.1 * wa):
-        return False
-    if wa != wb:
-        b = cv2.resize(b, (wa, a.shape[0]), interpolation=cv2.INTER_AREA)
-    # A 3x3 mean keeps codec noise and one-pixel jitter below the tolerance, a changed letter above.
-    return float(cv2.blur(np.abs(a - b), (3, 3)).max()) <= tolerance
+    """True when no letter-sized patch differs by more than ``tolerance`` (in std units)."""
+    if a.shape != b.shape:
+        b = cv2.resize(b, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_AREA)
+    # A 5x5 mean keeps codec noise below the tolerance, a changed letter above it.
+    return float(cv2.blur(np.abs(a - b), (5, 5)).max()) <= tolerance
+
+
+def _bbox(quad: np.ndarray) -> tuple[float, float, float, float]:
+    return float(quad[:, 0].min()), float(quad[:, 1].min()), float(quad[:, 0].max()), float(quad[:, 1].max())
+
+
+def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    ax0, ay0, ax1, ay1 = _bbox(a)
+    bx0, by0, bx1, by1 = _bbox(b)
+    inter = max(0.0, min(ax1, bx1) - max(ax0, bx0)) * max(0.0, min(ay1, by1) - max(ay0, by0))
+    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -236,36 +255,48 @@ class OcrTextAnalyzer:
         return list(self.engine.get_crop_img_list(bgr, [q.copy() for q in quads]))
 
     def _read(self, bgr: np.ndarray, state: _Channel) -> list[_Region]:
+        """Detect text regions; recognise only those unlike the cached region at their place."""
         self.stats.detections += 1
-        quads = self._detect(bgr)
-        crops = self._crops(bgr, quads)
         tol = self.config.region_change_tolerance
         regions: list[_Region] = []
         missing: list[int] = []
-        for i, (quad, crop) in enumerate(zip(quads, crops, strict=True)):
-            thumb = _thumb(crop)
-            hit = next((r for r in reversed(state.cache) if _same_thumb(thumb, r.thumb, tol)), None)
-            if hit is None:
-                missing.append(i)
-                regions.append(_Region(quad, thumb, "", 0.0))
-            else:
+        for quad in self._detect(bgr):
+            hit = self._cached(bgr, quad, state.cache, tol)
+            if hit is not None:
                 self.stats.regions_reused += 1
                 state.cache.remove(hit)
                 state.cache.append(hit)
-                regions.append(_Region(quad, thumb, hit.text, hit.score))
+                regions.append(hit)
+            else:
+                missing.append(len(regions))
+                regions.append(_Region(quad, np.zeros((0, 0), np.float32), "", 0.0))
         if missing:
-            todo = [crops[i] for i in missing]
+            crops = self._crops(bgr, [regions[i].quad for i in missing])
+            for i, crop in zip(missing, crops, strict=True):
+                regions[i].thumb = _thumb(crop)
             if self.config.use_angle_cls:
-                todo, _, _ = self.engine.text_cls(todo)
-            results, _ = self.engine.text_rec(todo)
+                crops, _, _ = self.engine.text_cls(crops)
+            results, _ = self.engine.text_rec(crops)
             self.stats.regions_recognized += len(missing)
             for i, (text, score, *_rest) in zip(missing, results, strict=True):
-                region = regions[i]
-                region.text, region.score = str(text).strip(), float(score)
-                state.cache.append(region)
+                regions[i].text, regions[i].score = str(text).strip(), float(score)
+                state.cache.append(regions[i])
         if len(state.cache) > self.config.cache_regions:
             del state.cache[: len(state.cache) - self.config.cache_regions]
         return regions
+
+    def _cached(self, bgr: np.ndarray, quad: np.ndarray, cache: list[_Region], tol: float) -> _Region | None:
+        """The cached region at ``quad``'s place whose crop still looks the same, if any.
+
+        The current frame is cropped at the *cached* corners, so detection
+        jitter of a pixel or two does not count as a change.
+        """
+        for region in reversed(cache):  # most recent first
+            if _box_iou(quad, region.quad) >= _SAME_PLACE_IOU:
+                crop = self._crops(bgr, [region.quad])[0]
+                if _same_thumb(_thumb(crop), region.thumb, tol):
+                    return region
+        return None
 
     # --- results ---------------------------------------------------------------
     def _detections(self, frame: Frame, regions: Sequence[_Region]) -> list[Detection]:
@@ -274,8 +305,8 @@ class OcrTextAnalyzer:
         for region in regions:
             if not region.text or region.score < self.config.min_text_score:
                 continue
-            xs, ys = region.quad[:, 0] * sx, region.quad[:, 1] * sy
-            box = Box(float(xs.min()), float(ys.min()), float(xs.max() - xs.min()), float(ys.max() - ys.min()))
+            x0, y0, x1, y1 = _bbox(region.quad)
+            box = Box(x0 * sx, y0 * sy, (x1 - x0) * sx, (y1 - y0) * sy)
             out.append(self._detection(TEXT_TAG, region.score * 100, "text", box, region.text))
             for v in self.moderator.moderate(region.text):
                 out.append(self._detection(v.label, v.confidence, v.raw_class, _span_box(box, region.text, v),

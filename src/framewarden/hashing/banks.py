@@ -77,9 +77,9 @@ class BankEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     pdq: str = Field(description="PDQ hash, 64 lowercase hex digits.")
-    note: str = Field("", description="Free text (case id, description).")
-    source: str = Field("", description="File or list the hash came from.")
-    quality: int | None = Field(None, ge=0, le=100, description="PDQ quality, when hashed here.")
+    note: str = Field(default="", description="Free text (case id, description).")
+    source: str = Field(default="", description="File or list the hash came from.")
+    quality: int | None = Field(default=None, ge=0, le=100, description="PDQ quality, when hashed here.")
 
     @field_validator("pdq")
     @classmethod

@@ -122,7 +122,7 @@ def decode_image(
             raise CorruptInputError(source, f"truncated or corrupt {fmt} data: {exc}") from None
         if _looks_truncated(raw, fmt):
             raise CorruptInputError(source, f"truncated {fmt} file (no end marker)")
-        upright = img
+        upright: Image.Image = img
         if exif_transpose:
             try:
                 upright = ImageOps.exif_transpose(img) or img

@@ -84,8 +84,9 @@ def container_duration_ms(container: InputContainer, stream: VideoStream) -> int
     return None
 
 
-def duration_from_packets(packets: Iterable[tuple[int | None, int | None]], time_base: Fraction,
-                          start: int | None) -> int | None:
+def duration_from_packets(
+    packets: Iterable[tuple[int | None, int | None]], time_base: Fraction, start: int | None
+) -> int | None:
     """End of the last packet minus the start, in ms: for files without a duration header.
 
     ``packets`` yields (pts, duration) in ``time_base`` units.

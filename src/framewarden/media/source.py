@@ -112,6 +112,7 @@ def open_video(
     scheme = urlsplit(source).scheme.lower() if "://" in source else ""
     is_live = scheme in LIVE_SCHEMES if live is None else live
     url = _resolve_url(source, scheme, settings, timeout_s)
+    started = time.monotonic()
     try:
         container = av.open(
             url,
@@ -119,6 +120,12 @@ def open_video(
             timeout=(timeout_s, timeout_s),
         )
     except av.error.FFmpegError as exc:
+        # Some demuxers (RTSP) turn an interrupted read into "invalid data": the clock tells.
+        stalled = bool(scheme) and time.monotonic() - started >= timeout_s * 0.95
+        if stalled and not isinstance(exc, av.error.HTTPError | av.error.ConnectionRefusedError):
+            raise SourceTimeoutError(
+                source, f"no data within {timeout_s:g} s (stalled or unreachable)"
+            ) from None
         raise map_av_error(source, exc, timeout_s) from None
     except OSError as exc:  # pragma: no cover - PyAV maps errors to FFmpegError subclasses
         raise InputError(source, f"cannot open: {exc}") from None
@@ -201,6 +208,7 @@ class VideoSource:
         self.stats = SourceStats()
         self._container = container
         self._consumed = False
+        self._packets_seen = False
         self._arrivals: dict[int, float] = {}
         self._stream = self._pick_stream()
         self._configure_decoder()
@@ -304,11 +312,11 @@ class VideoSource:
     def _read(self) -> Iterator[tuple[Packet, float]]:
         try:
             for packet in self._container.demux(self._stream):
+                self._packets_seen = True
                 yield packet, time.time()
         except av.error.FFmpegError as exc:
-            if self.stats.decoded == 0 and not self._pending:
-                raise map_av_error(self.source, exc, self.timeout_s) from None
-            if isinstance(exc, av.error.ExitError | av.error.TimeoutError):
+            stalled = isinstance(exc, av.error.ExitError | av.error.TimeoutError)
+            if stalled or not self._packets_seen:
                 raise map_av_error(self.source, exc, self.timeout_s) from None
             log.warning("%s: demuxing stopped early: %s", self.source, exc)
 

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 _LATENCY_SAMPLES = 1000
 _POLL_S = 0.2  # how often a waiting thread looks at its stop flag
+_DECODER_JOIN_S = 1.0  # how long a session end waits for its decode thread
 
 
 class ChannelState(StrEnum):
@@ -259,9 +260,11 @@ class ChannelWorker:
             return self._consume(queue, stop, failure)
         finally:
             decode_stop.set()
-            decoder.join(self.context.open_timeout_s + 1.0)
+            # A read blocked on a stalled stream ends at the source's own timeout; the
+            # decoder closes its source then, so nobody needs to wait for it here.
+            decoder.join(_DECODER_JOIN_S)
             if decoder.is_alive():
-                log.warning("channel %s: decoder still blocked in a read; it will exit on its own", self.name)
+                log.info("channel %s: decoder still in a read; it closes its source on its own", self.name)
             self._queue = None
             self.context.metrics.queue_depth.labels(self.name).set(0)
 

@@ -42,8 +42,9 @@ def normalize_rule(body: Mapping[str, Any] | Any) -> dict[str, Any]:
         return Rule.model_validate(dict(body)).model_dump(mode="json")
     except ValueError as exc:  # pydantic.ValidationError is a ValueError
         rule_id = body.get("id", "?") if isinstance(body, Mapping) else "?"
-        first = str(exc).splitlines()
-        raise ConfigError(f"rule {rule_id!r}: invalid ({'; '.join(first[:3])})") from exc
+        errors = getattr(exc, "errors", lambda: [{"loc": (), "msg": str(exc)}])()
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'rule'}: {e['msg']}" for e in errors[:3])
+        raise ConfigError(f"rule {rule_id!r}: invalid ({reasons})") from exc
 
 
 def _check_minimal(body: dict[str, Any]) -> dict[str, Any]:

@@ -118,8 +118,10 @@ def _spans(term: _Compiled, stream: Sequence[Token]) -> Iterable[tuple[int, int]
     for i, tok in enumerate(stream):
         if term.joined.fullmatch(tok.key):
             yield tok.start, tok.end
-        if k > 1 and i + k <= len(stream) and all(
-            p.fullmatch(t.key) for p, t in zip(term.words, stream[i : i + k], strict=True)
+        if (
+            k > 1
+            and i + k <= len(stream)
+            and all(p.fullmatch(t.key) for p, t in zip(term.words, stream[i : i + k], strict=True))
         ):
             yield tok.start, stream[i + k - 1].end
 

@@ -59,9 +59,8 @@ class TextModerationConfig(BaseModel):
         return check_text_label(v)
 
     def terms(self) -> list[Term]:
-        out = [
-            Term(e, self.default_label) if isinstance(e, str) else Term(e.term, e.label) for e in self.blocklist
-        ]
+        out = [Term(e, self.default_label) if isinstance(e, str) else Term(e.term, e.label)
+               for e in self.blocklist]  # fmt: skip
         if self.blocklist_file is not None:
             out.extend(parse_terms_file(self.blocklist_file, self.default_label))
         return out
@@ -106,10 +105,8 @@ class TextModerator:
         return list(found)
 
     def _blocklisted(self, text: str) -> list[TextViolation]:
-        return [
-            TextViolation(m.term.label, m.confidence, "blocklist", m.term.text, m.start, m.end, text[m.start : m.end])
-            for m in self.blocklist.find(text)
-        ]
+        return [TextViolation(m.term.label, m.confidence, "blocklist", m.term.text, m.start, m.end,
+                              text[m.start : m.end]) for m in self.blocklist.find(text)]  # fmt: skip
 
     def _profane(self, text: str) -> list[TextViolation]:
         if not self.config.profanity or not text.strip():
@@ -129,7 +126,8 @@ class TextModerator:
             best = max(range(n), key=probs.__getitem__)
             if probs[best] >= self.config.profanity_threshold:
                 start, end, term = words[best].start, words[best].end, words[best].plain
-        return [TextViolation(PROFANITY, round(score * 100, 3), "profanity", term, start, end, text[start:end])]
+        confidence = round(score * 100, 3)
+        return [TextViolation(PROFANITY, confidence, "profanity", term, start, end, text[start:end])]
 
     @cached_property
     def labels(self) -> frozenset[str]:

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001, RUF002 - look-alike letters are what this module is about
 """Text normalisation that defeats the usual ways of hiding a word.
 
 People dodge word filters with look-alike letters (Cyrillic "а", full-width

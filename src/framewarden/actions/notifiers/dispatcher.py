@@ -2,7 +2,8 @@
 
 The pipeline must never wait for a webhook.  :meth:`Dispatcher.submit` only
 puts deliveries on a schedule and returns; a scheduler thread hands due
-deliveries to a small pool, so one slow target does not hold up the others.
+deliveries to a small pool, one attempt per target at a time, so a slow
+target holds at most one worker and never holds up the others.
 A failed attempt is retried after an exponential delay with jitter (so many
 channels failing together do not retry in lockstep), up to
 ``max_attempts``.  Every attempt goes to ``recorder`` (the store keeps the
@@ -88,7 +89,10 @@ class Dispatcher:
         self._counter = itertools.count()
         self._cond = threading.Condition()
         self._inflight = 0
+        self._busy: set[str] = set()  # targets with an attempt running
+        self._workers = workers
         self._closing = False
+        self._abandoned = False  # close() timed out: retries still running are dropped
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fw-notify")
         self._thread = threading.Thread(target=self._run, name="fw-notify-scheduler", daemon=True)
         self._thread.start()
@@ -125,6 +129,7 @@ class Dispatcher:
             drained = not self._heap and not self._inflight
             leftover = [d for _, _, d in self._heap]
             self._heap.clear()
+            self._abandoned = True
             self._cond.notify_all()
         for delivery in leftover:
             self._finish(delivery, "dropped", f"not delivered within close timeout {timeout:g}s")
@@ -139,21 +144,33 @@ class Dispatcher:
         self.close()
 
     # --- workers -------------------------------------------------------------
+    def _next_ready(self, now: float) -> tuple[float, int, _Delivery] | None:
+        """The earliest due delivery whose target is idle (one attempt per target at a time)."""
+        if self._inflight >= self._workers:
+            return None
+        for entry in sorted(self._heap):
+            if entry[0] > now:
+                return None
+            if entry[2].target not in self._busy:
+                return entry
+        return None
+
     def _run(self) -> None:
         with self._cond:
             while True:
-                if not self._heap:
-                    if self._closing and not self._inflight:
-                        return
-                    self._cond.wait(0.5)
+                if not self._heap and self._closing and (self._abandoned or not self._inflight):
+                    return
+                now = time.monotonic()
+                entry = self._next_ready(now)
+                if entry is None:
+                    wait = self._heap[0][0] - now if self._heap else 0.5
+                    self._cond.wait(min(0.5, max(wait, 0.005)))
                     continue
-                due, _, delivery = self._heap[0]
-                wait = due - time.monotonic()
-                if wait > 0:
-                    self._cond.wait(wait)
-                    continue
-                heapq.heappop(self._heap)
+                self._heap.remove(entry)
+                heapq.heapify(self._heap)
+                delivery = entry[2]
                 self._inflight += 1
+                self._busy.add(delivery.target)
                 self._pool.submit(self._attempt, delivery)
 
     def _attempt(self, delivery: _Delivery) -> None:
@@ -176,14 +193,18 @@ class Dispatcher:
         finally:
             with self._cond:
                 self._inflight -= 1
+                self._busy.discard(delivery.target)
                 self._cond.notify_all()
 
     def _reschedule(self, delivery: _Delivery) -> None:
         due = time.monotonic() + self.policy.delay(delivery.attempt)
         nxt = _Delivery(delivery.target, delivery.message, delivery.attempt + 1)
         with self._cond:
-            heapq.heappush(self._heap, (due, next(self._counter), nxt))
-            self._cond.notify_all()
+            if not self._abandoned:
+                heapq.heappush(self._heap, (due, next(self._counter), nxt))
+                self._cond.notify_all()
+                return
+        self._finish(nxt, "dropped", "dispatcher closed before the retry")
 
     def _finish(self, delivery: _Delivery, status: str, error: str | None) -> None:
         record = DeliveryRecord(

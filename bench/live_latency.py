@@ -1,0 +1,209 @@
+"""Live latency: N channels pushed through nginx-rtmp at real time, moderated by one process.
+
+For each configuration (GOP, sampling, channel count) this starts a private
+nginx-rtmp, N ffmpeg publishers (``-c copy`` of a clip encoded once, so the
+publishers cost little CPU), and a ChannelManager with N channels, then
+measures over a window:
+
+* latency inside framewarden, per analyzed frame: frame arrival (demux time)
+  -> verdict recorded, p50 / p99;
+* frames dropped by the newest-keeping queues, channels live;
+* CPU: framewarden (this process, from ``resource``) and the publishers +
+  nginx (from /proc), in cores (1.0 = one core busy).
+
+The baseline is the 1-channel run of the same GOP and sampling, in the same
+invocation; each row prints its p99 as a ratio to it.  The default analyzer
+(``test_slow`` with no delay: finds nothing) measures the pipeline itself;
+``--analyzers nudenet`` adds a real model's cost.
+
+    python bench/live_latency.py --channels 1,4,16,32 --gops 1,2 --duration 15
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.e2e.harness
+
+from tests.e2e.harness import ClipSpec, NginxRtmp, Publisher, SlowConfig, encode_clip, wait_until
+
+from framewarden.analyzers.base import AnalyzerConfig, config_for
+from framewarden.config import Settings
+from framewarden.moderator import Moderator
+from framewarden.pipeline.batcher import InferenceBatcher
+from framewarden.pipeline.channels import ChannelManager
+from framewarden.pipeline.context import MemoryResultSink, WorkerContext
+from framewarden.pipeline.metrics import PipelineMetrics
+from framewarden.pipeline.worker import ChannelState, percentile
+from framewarden.rules.models import Rule
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Row:
+    channels: int
+    gop_s: float
+    interval_s: float
+    live: int
+    analyzed: int
+    expected: float
+    dropped: int
+    p50_ms: float | None
+    p99_ms: float | None
+    cpu_fw: float
+    cpu_pub: float
+
+
+def _proc_cpu_s(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime + stime
+
+
+def _self_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_one(
+    clip: Path,
+    root: Path,
+    *,
+    channels: int,
+    gop_s: float,
+    interval_s: float,
+    fps: int,
+    duration_s: float,
+    analyzers: list[AnalyzerConfig],
+) -> Row:
+    rule = Rule(
+        id="bench",
+        channel_pattern=".*",
+        sample_interval_s=interval_s,
+        similarity={"enabled": False},
+        labels={"Explicit": 50},
+    )
+    sink = MemoryResultSink(per_channel=100_000)
+    batcher = InferenceBatcher(Moderator(analyzers), max_batch=16, max_wait_ms=2.0).start()
+    from prometheus_client import CollectorRegistry
+
+    ctx = WorkerContext(
+        batcher=batcher, results=sink, metrics=PipelineMetrics(CollectorRegistry()), open_timeout_s=20.0
+    )
+    names = [f"ch{i:02d}" for i in range(channels)]
+    with NginxRtmp(root / f"nginx-{channels}-{gop_s}-{interval_s}") as nginx:
+        publishers = [Publisher(clip, nginx.rtmp_url(n)).start() for n in names]
+        try:
+            manager = ChannelManager(ctx, rules=[rule], settings=Settings())
+            for n in names:
+                manager.add(n, nginx.rtmp_url(n))
+            wait_until(lambda: all(s.state is ChannelState.LIVE for s in manager.snapshots()), 60.0, 0.5)
+            time.sleep(2.0)  # let the queues settle after the opening burst
+            before = {s.name: s.stats for s in manager.snapshots()}
+            pids = [p.proc.pid for p in publishers if p.proc] + ([nginx.proc.pid] if nginx.proc else [])
+            cpu0, pub0, t0 = _self_cpu_s(), sum(_proc_cpu_s(p) for p in pids), time.time()
+            time.sleep(duration_s)
+            cpu1, pub1, t1 = _self_cpu_s(), sum(_proc_cpu_s(p) for p in pids), time.time()
+            after = manager.snapshots()
+            manager.close(10.0)
+        finally:
+            for p in publishers:
+                p.close()
+    batcher.close(5.0)
+    records = [r for r in sink if t0 <= r.decided_at <= t1]
+    latencies = sorted(r.latency_ms for r in records)
+    dropped = sum(s.stats["dropped"] - before.get(s.name, {}).get("dropped", 0) for s in after)
+    per_second = (1.0 / interval_s) if interval_s else float(fps)
+    return Row(
+        channels=channels,
+        gop_s=gop_s,
+        interval_s=interval_s,
+        live=sum(s.state is ChannelState.LIVE for s in after),
+        analyzed=len(records),
+        expected=channels * per_second * (t1 - t0),
+        dropped=dropped,
+        p50_ms=percentile(latencies, 50),
+        p99_ms=percentile(latencies, 99),
+        cpu_fw=(cpu1 - cpu0) / (t1 - t0),
+        cpu_pub=(pub1 - pub0) / (t1 - t0),
+    )
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--channels", default="1,4,16,32", help="Channel counts, comma-separated.")
+    parser.add_argument("--gops", default="1,2", help="GOP lengths in seconds, comma-separated.")
+    parser.add_argument(
+        "--every-frame-max",
+        type=int,
+        default=1,
+        help="Also run 'every frame' sampling for channel counts up to this.",
+    )
+    parser.add_argument("--duration", type=float, default=15.0, help="Measured seconds per configuration.")
+    parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument("--size", default="1280x720")
+    parser.add_argument("--analyzers", default="", help="Analyzer keys (default: none, pipeline cost only).")
+    args = parser.parse_args()
+    width, height = (int(x) for x in args.size.split("x"))
+    analyzers: list[AnalyzerConfig] = (
+        [config_for(k) for k in args.analyzers.split(",")] if args.analyzers else [SlowConfig(delay_s=0.0)]
+    )
+    counts = [int(x) for x in args.channels.split(",")]
+    root = Path(tempfile.mkdtemp(prefix="fw-live-bench-"))
+    print(
+        f"{os.cpu_count()} cores; {width}x{height}@{args.fps}; analyzers: {[a.type for a in analyzers]}; "
+        f"{args.duration:g} s per row; work dir {root}"
+    )
+    header = (
+        f"{'gop':>4} {'sample':>7} {'ch':>3} {'live':>4} {'analyzed':>9} {'expected':>9} {'dropped':>8} "
+        f"{'p50 ms':>7} {'p99 ms':>7} {'p99/1ch':>7} {'fw cores':>8} {'pub cores':>9}"
+    )
+    print(header)
+    for gop in (float(g) for g in args.gops.split(",")):
+        clip = encode_clip(
+            ClipSpec("testsrc2", width, height, args.fps, gop, duration_s=20.0), root / f"clip-gop{gop:g}.flv"
+        )
+        for interval in (1.0, 0.0):
+            baseline: float | None = None
+            for n in counts:
+                if interval == 0.0 and n > args.every_frame_max:
+                    continue
+                row = run_one(
+                    clip,
+                    root,
+                    channels=n,
+                    gop_s=gop,
+                    interval_s=interval,
+                    fps=args.fps,
+                    duration_s=args.duration,
+                    analyzers=analyzers,
+                )
+                baseline = row.p99_ms if baseline is None else baseline
+                ratio = row.p99_ms / baseline if row.p99_ms and baseline else None
+                sample = f"{1 / interval:g}fps" if interval else "all"
+                print(
+                    f"{gop:>4g} {sample:>7} {n:>3} {row.live:>4} {row.analyzed:>9} {row.expected:>9.0f} "
+                    f"{row.dropped:>8} {_fmt(row.p50_ms):>7} {_fmt(row.p99_ms):>7} {_fmt(ratio):>7} "
+                    f"{row.cpu_fw:>8.2f} {row.cpu_pub:>9.2f}",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()

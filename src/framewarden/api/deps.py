@@ -1,0 +1,77 @@
+"""FastAPI dependencies, as ``Annotated`` aliases (STYLE: full-stack-fastapi-template)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Query, Request, status
+from sqlalchemy.orm import Session
+
+from framewarden.api.auth import ANONYMOUS_ADMIN, Principal, presented_key
+from framewarden.api.runtime import Runtime
+from framewarden.store import keys as keys_repo
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_session(runtime: RuntimeDep) -> Iterator[Session]:
+    with runtime.db.begin() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def authenticate(runtime: Runtime, key: str | None) -> Principal:
+    if not runtime.settings.auth_enabled:
+        return ANONYMOUS_ADMIN
+    if not key:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing API key (send Authorization: Bearer <key>)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    with runtime.db.begin() as session:
+        row = keys_repo.verify_key(session, key=key)
+        if row is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "unknown or revoked API key",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return Principal(row.id, row.name, row.role)
+
+
+def get_principal(
+    runtime: RuntimeDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+    key: Annotated[str | None, Query(description="API key (WebSocket clients only)")] = None,
+) -> Principal:
+    return authenticate(runtime, presented_key(authorization, x_api_key, key))
+
+
+def require(role: str) -> Callable[..., Principal]:
+    """A dependency that lets through principals whose role grants ``role``."""
+
+    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if not principal.allows(role):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"role {principal.role!r} may not do this (needs {role})"
+            )
+        return principal
+
+    return check
+
+
+AdminDep = Annotated[Principal, Depends(require("admin"))]
+ModeratorDep = Annotated[Principal, Depends(require("moderator"))]
+ViewerDep = Annotated[Principal, Depends(require("viewer"))]
+IngestDep = Annotated[Principal, Depends(require("ingest"))]

@@ -1,0 +1,40 @@
+"""Per-frame results of a channel, by time range, paginated."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from framewarden.api.deps import SessionDep, ViewerDep
+from framewarden.api.schemas import Page, ResultPublic
+from framewarden.store import results as repo
+
+router = APIRouter(prefix="/v1", tags=["results"])
+
+
+@router.get("/channels/{name}/results")
+def channel_results(
+    name: str,
+    session: SessionDep,
+    _: ViewerDep,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    flagged_only: bool = False,
+    newest_first: bool = False,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Page:
+    page = repo.list_channel_results(
+        session,
+        channel=name,
+        since=since,
+        until=until,
+        flagged_only=flagged_only,
+        newest_first=newest_first,
+        cursor=cursor,
+        limit=limit,
+    )
+    items = [ResultPublic.model_validate(r, from_attributes=True).model_dump(mode="json") for r in page.items]
+    return Page(items=items, next_cursor=page.next_cursor)

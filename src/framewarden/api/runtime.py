@@ -1,0 +1,267 @@
+"""The server's runtime: every long-lived part of `framewarden serve`, started in order.
+
+Like Frigate's app, start-up is a flat list of ``start_*`` steps and
+shut-down runs them backwards, so the order of dependencies is visible in
+one place: database -> events -> analyzers -> notifications -> alerts ->
+evidence -> channels -> escalation.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from framewarden.actions.alerts import AlertService, alert_payload
+from framewarden.actions.notifiers import Dispatcher, Message, build_notifiers, parse_target
+from framewarden.api.auth import RateLimiter
+from framewarden.api.sinks import DispatchNotifier, ServiceAlertSink, StoreEvidenceSink, StoreResultSink
+from framewarden.config import Settings, get_settings
+from framewarden.events import EventBus
+from framewarden.media.demo import open_source_with_demo
+from framewarden.media.frame import Frame
+from framewarden.media.image import load_image
+from framewarden.moderator import Moderator
+from framewarden.pipeline.batcher import InferenceBatcher
+from framewarden.pipeline.channels import ChannelManager
+from framewarden.pipeline.context import NullEvidenceSink, WorkerContext, preferred_max_side
+from framewarden.result import ModerationResult
+from framewarden.rules.models import Rule
+from framewarden.store import channels as channels_repo
+from framewarden.store import notifications as notifications_repo
+from framewarden.store import rules as rules_repo
+from framewarden.store.db import Database, open_database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings = field(default_factory=get_settings)
+    demo: bool = False  # start with the demo channel (serve --demo)
+    db: Database = field(init=False)
+    bus: EventBus = field(init=False)
+    moderator: Moderator = field(init=False)
+    batcher: InferenceBatcher = field(init=False)
+    dispatcher: Dispatcher = field(init=False)
+    alerts: AlertService = field(init=False)
+    channels: ChannelManager = field(init=False)
+    image_rate_limiter: RateLimiter = field(init=False)
+    _stops: list[Callable[[], Any]] = field(default_factory=list, init=False)
+    _escalation_stop: threading.Event = field(default_factory=threading.Event, init=False)
+    _rules_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    # --- start-up, in order -------------------------------------------------------
+    def start(self) -> Runtime:
+        if self.demo:
+            self.settings = demo_settings(self.settings)
+        self.start_database()
+        self.start_events()
+        self.start_analyzers()
+        self.start_notifications()
+        self.start_alerts()
+        self.start_channels()
+        self.start_escalation()
+        log.info("framewarden runtime started (data dir %s)", self.settings.data_dir)
+        return self
+
+    def start_database(self) -> None:
+        self.db = open_database(self.settings)
+        self._stops.append(self.db.close)
+
+    def start_events(self) -> None:
+        self.bus = EventBus()
+
+    def start_analyzers(self) -> None:
+        self.moderator = Moderator(settings=self.settings)
+        self.batcher = InferenceBatcher(self.moderator, max_batch=8, max_wait_ms=2.0)
+        self.batcher.start()
+        self.image_rate_limiter = RateLimiter(self.settings.image_rate_limit_per_minute)
+        self._stops.append(lambda: self.batcher.close(10.0))
+
+    def start_notifications(self) -> None:
+        targets = [parse_target(t) for t in self.settings.notification_targets]
+        self.dispatcher = Dispatcher(
+            build_notifiers(targets, self.settings),
+            recorder=notifications_repo.make_recorder(self.db),
+            bus=self.bus,
+        )
+        self._stops.append(lambda: self.dispatcher.close(10.0))
+
+    def start_alerts(self) -> None:
+        self.alerts = AlertService(self.db, self.bus, escalation_s=self.settings.alert_escalation_s)
+
+    def start_channels(self) -> None:
+        alert_sink = ServiceAlertSink(self.alerts)
+        context = WorkerContext(
+            batcher=self.batcher,
+            events=self.bus,
+            results=StoreResultSink(self.db),
+            alerts=alert_sink,
+            notifier=DispatchNotifier(self.dispatcher, alert_sink, tuple(self.settings.notify_default)),
+            evidence=self._evidence_sink(),
+            max_side=preferred_max_side(self.moderator.analyzers),
+            open_source=open_source_with_demo,
+        )
+        rules, versions = self._load_rules()
+        self.channels = ChannelManager(context, rules=rules, rule_versions=versions, settings=self.settings)
+        self._stops.append(lambda: self.channels.close(30.0))
+        if self.demo:
+            self.add_demo_channel()
+        self.restore_channels()
+
+    def start_escalation(self, period_s: float = 5.0) -> None:
+        if self.settings.alert_escalation_s <= 0:
+            return
+        thread = threading.Thread(
+            target=self._escalate_loop, args=(period_s,), name="fw-escalation", daemon=True
+        )
+        thread.start()
+        self._stops.append(self._escalation_stop.set)
+
+    # --- shut-down ------------------------------------------------------------------
+    def stop(self) -> None:
+        """Drain workers, flush notifications, close the database (reverse order)."""
+        while self._stops:
+            step = self._stops.pop()
+            try:
+                step()
+            except Exception:
+                log.exception("shutdown step failed")
+
+    # --- rules and channels -------------------------------------------------------------
+    def _load_rules(self) -> tuple[list[Rule], dict[str, int]]:
+        with self.db.read() as session:
+            rows = rules_repo.list_rules(session, enabled=True)
+            return [Rule.model_validate(r.body) for r in rows], {r.id: r.version for r in rows}
+
+    def reload_rules(self) -> set[str]:
+        """Apply the stored rules to running channels; returns the affected channels."""
+        with self._rules_lock:
+            rules, versions = self._load_rules()
+            return self.channels.set_rules(rules, versions)
+
+    def restore_channels(self) -> None:
+        """Channels stored as running start again after a restart."""
+        with self.db.read() as session:
+            stored = [
+                (c.name, c.source_url, c.controller, c.trusted, c.desired_state)
+                for c in channels_repo.list_channels(session)
+            ]
+        for name, source, controller, trusted, desired in stored:
+            try:
+                self.channels.add(
+                    name,
+                    source,
+                    controller=controller_config(controller),
+                    trusted=trusted,
+                    start=desired == "running",
+                )
+            except Exception as exc:  # a bad stored channel must not stop the server
+                log.error("channel %s not restored: %s", name, exc)
+
+    # --- actions the API asks for ------------------------------------------------------
+    def moderate_bytes(self, data: bytes, source: str) -> ModerationResult:
+        """One pushed image through the shared batcher (one inference thread for everything)."""
+        image = load_image(data, source=source, max_pixels=self.settings.max_image_pixels)
+        # A unique channel per image: per-channel analyzer state (OCR interval) must not carry over.
+        frame = Frame(
+            channel=f"image:{uuid.uuid4().hex}", seq=0, pts_ms=0.0, image=image.rgb, captured_at=time.time()
+        )
+        result = self.batcher.submit(frame).result(timeout=120)
+        result.source = source
+        return result
+
+    def stop_stream(self, channel: str, by: str) -> None:
+        """Drop the channel's publisher at the streaming server and stop analyzing it."""
+        log.warning("stream stop of channel %s requested by %s", channel, by)
+        self.channels.stop_stream(channel)
+
+    def count_keys(self) -> int:
+        from framewarden.store import keys as keys_repo
+
+        with self.db.read() as session:
+            return len(keys_repo.list_keys(session))
+
+    def add_demo_channel(self) -> None:
+        """The demo channel and its rule, stored like any other (idempotent)."""
+        with self.db.begin() as session:
+            if rules_repo.get_rule(session, rule_id=DEMO_RULE.id) is None:
+                rules_repo.create_rule(session, body=DEMO_RULE, author="framewarden --demo")
+            if channels_repo.get_channel(session, name="demo") is None:
+                channels_repo.create_channel(
+                    session, name="demo", source_url="demo:", desired_state="running"
+                )
+            else:
+                channels_repo.update_channel(session, name="demo", desired_state="running")
+        self.reload_rules()
+
+    # --- escalation -------------------------------------------------------------------
+    def _escalate_loop(self, period_s: float) -> None:
+        while not self._escalation_stop.wait(period_s):
+            try:
+                for alert in self.alerts.escalate_due():
+                    targets = tuple(alert.notify or ()) or tuple(self.settings.notify_default)
+                    if targets:
+                        message = Message(
+                            kind="alert_updated",
+                            channel=alert.channel,
+                            alert_id=alert.id,
+                            summary=f"[escalated] alert {alert.id} on channel {alert.channel} is still open "
+                            f"(level {alert.escalation_level})",
+                            rule_id=alert.rule_id or "",
+                            payload=alert_payload(alert),
+                        )
+                        self.dispatcher.submit(targets, message)
+            except Exception:
+                log.exception("escalation pass failed")
+
+    def _evidence_sink(self) -> Any:
+        try:
+            from framewarden.actions.evidence import EvidenceStore
+        except ImportError:  # pragma: no cover - evidence store not installed
+            return NullEvidenceSink()
+        return StoreEvidenceSink(
+            EvidenceStore.from_settings(self.settings), keep_clean=self.settings.evidence_keep_clean
+        )
+
+
+DEMO_PHRASE = "forbidden demo phrase"
+DEMO_RULE = Rule.model_validate(
+    {
+        "id": "demo",
+        "description": "Demo channel: flags the phrase the bundled clip shows from 6 s to 10 s.",
+        "channel": "demo",
+        "sample_interval_s": 1.0,
+        "labels": {"Offensive Text": 50, "Explicit": {"alert": 60}},
+    }
+)
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """Settings for --demo: the demo: scheme allowed, the demo phrase blocklisted."""
+    options = {k: dict(v) for k, v in settings.analyzer_options.items()}
+    ocr = options.setdefault("ocr_text", {})
+    ocr["blocklist"] = [*ocr.get("blocklist", []), DEMO_PHRASE]
+    ocr.setdefault("interval_s", 1.0)
+    analyzers = list(settings.analyzers)
+    if "ocr_text" not in analyzers:
+        analyzers.append("ocr_text")
+    schemes = [*settings.allowed_source_schemes, "demo"]
+    return settings.model_copy(
+        update={"analyzer_options": options, "analyzers": analyzers, "allowed_source_schemes": schemes}
+    )
+
+
+def controller_config(raw: dict[str, Any] | None) -> Any:
+    if not raw:
+        return None
+    from pydantic import TypeAdapter
+
+    from framewarden.actions.controllers import ControllerConfig
+
+    return TypeAdapter(ControllerConfig).validate_python(raw)

@@ -1,0 +1,77 @@
+"""Request and response bodies of the API (apart from the table models)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChannelCreate(_In):
+    name: str = Field(..., description="Channel name (slug: letters, digits, . _ -).")
+    source_url: str = Field(..., description="Live source URL: rtmp://, rtsp://, srt://, http(s)://...")
+    controller: dict[str, Any] | None = Field(
+        None, description='How "stop stream" reaches the streaming server, e.g. {"type": "nginx_rtmp", ...}.'
+    )
+    trusted: bool = Field(False, description="Trusted channels may use the rule's longer sample interval.")
+    start: bool = Field(True, description="Start analyzing at once.")
+
+
+class ChannelPublic(BaseModel):
+    name: str
+    source_url: str
+    desired_state: str
+    trusted: bool
+    controller: dict[str, Any]
+    state: str = Field(..., description="starting | live | reconnecting | stopped | error")
+    reason: str = ""
+    rule_id: str | None = None
+    stats: dict[str, Any] = Field(default_factory=dict)
+
+
+class Review(_In):
+    note: str | None = Field(None, max_length=2000, description="Optional note kept in the alert's history.")
+
+
+class AlertPublic(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    channel: str
+    status: str
+    severity: int
+
+
+class Page(BaseModel):
+    items: list[dict[str, Any]]
+    next_cursor: str | None = None
+
+
+class KeyCreate(_In):
+    name: str
+    role: Literal["admin", "moderator", "viewer", "ingest"]
+
+
+class KeyCreated(BaseModel):
+    id: str
+    name: str
+    role: str
+    key: str = Field(..., description="The full key: shown once, store it now.")
+
+
+class ResultPublic(BaseModel):
+    id: int
+    channel: str
+    frame_seq: int
+    pts_ms: float
+    captured_at: datetime | None
+    analyzed_at: datetime
+    labels: list[dict[str, Any]]
+    top_label: str | None
+    peak_confidence: float
+    evidence_key: str | None

@@ -1,0 +1,117 @@
+"""Store-backed implementations of the channel worker's sinks.
+
+The worker only knows the one-method protocols of
+:mod:`framewarden.pipeline.context`; these adapters connect them to the
+database (results), the alert service, the notification dispatcher and the
+evidence store when the server runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from framewarden import taxonomy
+from framewarden.actions.alerts import AlertService
+from framewarden.actions.notifiers import Dispatcher, Message
+from framewarden.media.frame import Frame
+from framewarden.pipeline.context import FrameRecord
+from framewarden.rules.verdict import Verdict
+from framewarden.store import results as results_repo
+from framewarden.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+def rekognition_labels(labels: dict[str, float] | Any) -> list[dict[str, Any]]:
+    """``{name: confidence}`` -> Rekognition-shaped label dicts (tags left out)."""
+    out = []
+    for name, confidence in labels.items():
+        if taxonomy.is_label(name):
+            node = taxonomy.node(name)
+            out.append(
+                {
+                    "Name": name,
+                    "ParentName": node.parent,
+                    "TaxonomyLevel": node.level,
+                    "Confidence": round(float(confidence), 3),
+                }
+            )
+    out.sort(key=lambda d: (d["TaxonomyLevel"], -d["Confidence"], d["Name"]))
+    return out
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+class StoreResultSink:
+    """One row per analyzed frame in the results table."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def record(self, record: FrameRecord) -> None:
+        with self.db.begin() as session:
+            results_repo.add_result(
+                session,
+                channel=record.channel,
+                labels=rekognition_labels(record.labels),
+                frame_seq=record.seq,
+                pts_ms=record.pts_ms,
+                captured_at=_utc(record.captured_at),
+                analyzed_at=_utc(record.decided_at),
+                evidence_key=record.evidence_key or None,
+            )
+
+
+class ServiceAlertSink:
+    """Every flagged verdict becomes an alert (auto-stops included)."""
+
+    def __init__(self, service: AlertService) -> None:
+        self.service = service
+        self.last_alert_ids: dict[str, int] = {}
+
+    def raise_alert(self, verdict: Verdict, record: FrameRecord) -> None:
+        alert = self.service.record(verdict, evidence_key=record.evidence_key or None)
+        if alert is not None:
+            self.last_alert_ids[verdict.channel] = alert.id
+
+
+class DispatchNotifier:
+    """Hands flagged verdicts to the notification dispatcher (never blocks)."""
+
+    def __init__(
+        self, dispatcher: Dispatcher, alerts: ServiceAlertSink, default_targets: tuple[str, ...] = ()
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.alerts = alerts
+        self.default_targets = default_targets
+
+    def notify(self, verdict: Verdict, record: FrameRecord) -> None:
+        targets = verdict.notify or self.default_targets
+        if not targets:
+            return
+        message = Message.from_verdict(verdict, alert_id=self.alerts.last_alert_ids.get(verdict.channel))
+        self.dispatcher.submit(targets, message)
+
+
+class StoreEvidenceSink:
+    """Keeps flagged frames (and clean ones when configured) in the evidence store."""
+
+    def __init__(self, store: Any, *, keep_clean: bool = False) -> None:
+        self.store = store
+        self.keep_clean = keep_clean
+
+    def keep(self, frame: Frame, record: FrameRecord) -> str:
+        if not record.flagged and not self.keep_clean:
+            return ""
+        key: str = self.store.keep(
+            frame.image,
+            record.to_dict(),
+            channel=record.channel,
+            flagged=record.flagged,
+            at=_utc(record.captured_at),
+        )
+        return key

@@ -1,0 +1,101 @@
+"""``framewarden keys``: API keys for the server (stored hashed, shown once)."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.table import Table
+
+from framewarden.cli._common import err, out
+from framewarden.config import get_settings
+from framewarden.errors import FramewardenError
+
+keys_app = typer.Typer(
+    help="Manage API keys (roles: admin, moderator, viewer, ingest).", no_args_is_help=True
+)
+
+
+def _db():  # type: ignore[no-untyped-def]
+    from framewarden.store.db import open_database
+
+    return open_database(get_settings())
+
+
+@keys_app.command("create")
+def create(
+    role: str = typer.Option(..., "--role", help="admin | moderator | viewer | ingest"),
+    name: str = typer.Option("", "--name", help="Who or what uses the key (default: the role)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the key as JSON."),
+) -> None:
+    """Create a key and print it once; only its hash is stored."""
+    from framewarden.store import keys as repo
+
+    db = _db()
+    try:
+        with db.begin() as session:
+            row, full = repo.create_key(session, name=name or role, role=role)  # type: ignore[arg-type]
+            info = {"id": row.id, "name": row.name, "role": row.role, "key": full}
+    except FramewardenError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        db.close()
+    if as_json:
+        typer.echo(json.dumps(info))
+    else:
+        out.print(
+            f"created {info['role']} key {info['id']} ({info['name']}); store it now, it is not shown again:"
+        )
+        typer.echo(info["key"])
+
+
+@keys_app.command("list")
+def list_keys(as_json: bool = typer.Option(False, "--json")) -> None:
+    """List live keys (never their secrets)."""
+    from framewarden.store import keys as repo
+
+    db = _db()
+    try:
+        with db.read() as session:
+            rows = [
+                {
+                    "id": k.id,
+                    "name": k.name,
+                    "role": k.role,
+                    "created_at": str(k.created_at),
+                    "last_used_at": str(k.last_used_at or ""),
+                }
+                for k in repo.list_keys(session)
+            ]
+    finally:
+        db.close()
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row))
+        return
+    table = Table("id", "name", "role", "created", "last used")
+    for row in rows:
+        table.add_row(row["id"], row["name"], row["role"], row["created_at"], row["last_used_at"])
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def revoke(key_id: str) -> None:
+    """Revoke a key by id."""
+    from framewarden.store import keys as repo
+
+    db = _db()
+    try:
+        with db.begin() as session:
+            repo.revoke_key(session, key_id=key_id)
+    except FramewardenError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        db.close()
+    out.print(f"revoked {key_id}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(keys_app, name="keys")

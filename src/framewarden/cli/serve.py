@@ -1,0 +1,58 @@
+"""``framewarden serve``: the API, the channel workers and the store in one process."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from framewarden.cli._common import err
+from framewarden.config import get_settings
+
+log = logging.getLogger(__name__)
+
+
+def serve(
+    host: str = typer.Option(None, "--host", help="Listen address (default: settings.host, 127.0.0.1)."),
+    port: int = typer.Option(None, "--port", help="Listen port (default: settings.port, 8080)."),
+    demo: bool = typer.Option(False, "--demo", help="Start with a demo channel fed from a bundled clip."),
+    log_level: str = typer.Option(None, "--log-level", help="debug | info | warning | error"),
+) -> None:
+    """Serve the API (OpenAPI at /docs) and moderate the configured live channels.
+
+    SIGTERM / Ctrl-C drain the workers and flush results before exiting.
+    """
+    import uvicorn
+
+    from framewarden.api.app import create_app
+    from framewarden.api.runtime import Runtime
+
+    settings = get_settings()
+    level = (log_level or settings.log_level).upper()
+    logging.getLogger().setLevel(level)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    runtime = Runtime(settings, demo=demo)
+    runtime.start()
+    app = create_app(runtime)
+    bind_host = host or settings.host
+    bind_port = settings.port if port is None else port
+    if settings.auth_enabled and runtime.count_keys() == 0:
+        err.print(
+            "[yellow]no API key exists yet:[/] create one with "
+            "[bold]framewarden keys create --role admin[/] (same data directory)"
+        )
+    err.print(
+        f"framewarden serving on http://{bind_host}:{bind_port} (docs at /docs), data in {settings.data_dir}"
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=bind_host, port=bind_port, log_level=level.lower(), lifespan="off")
+    )
+    try:
+        server.run()
+    finally:
+        err.print("shutting down: draining channel workers, flushing results")
+        runtime.stop()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
