@@ -38,8 +38,8 @@ class Inbox:
 
 
 def check_login(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
-    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (b"bot", b"pw")
-    return AuthResult(success=ok)
+    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == ("bot", "pw")
+    return AuthResult(success=ok, handled=False)
 
 
 def free_port() -> int:
@@ -114,11 +114,11 @@ def test_starttls_with_auth(cert: tuple[Path, Path]) -> None:
     assert len(inbox.mails) == 1
 
 
-def test_wrong_password_is_a_notification_error(cert: tuple[Path, Path]) -> None:
-    with smtp_server(tls_context=server_tls(cert), authenticator=check_login) as (inbox, port):
-        target = EmailTarget(name="mods", to=["a@test"], host="127.0.0.1", port=port, security="starttls",
-                             username="bot", password="nope", ca_file=str(cert[0]))
-        with pytest.raises(NotificationError, match="target 'mods': SMTP 127.0.0.1:.*Authentication"):
+def test_wrong_password_is_a_notification_error() -> None:
+    with smtp_server(authenticator=check_login, auth_require_tls=False) as (inbox, port):
+        target = EmailTarget(name="mods", to=["a@test"], host="127.0.0.1", port=port, security="plain",
+                             username="bot", password="nope", timeout_s=3)
+        with pytest.raises(NotificationError, match="target 'mods': SMTP 127.0.0.1:.*SMTPAuthentication"):
             EmailNotifier(target, Settings()).send(MESSAGE)
     assert inbox.mails == []
 
@@ -132,7 +132,11 @@ def test_untrusted_certificate_is_refused(cert: tuple[Path, Path]) -> None:
 
 
 def test_implicit_tls(cert: tuple[Path, Path]) -> None:
-    with smtp_server(ssl_context=server_tls(cert), authenticator=check_login) as (inbox, port):
+    # aiosmtpd only counts STARTTLS as TLS for auth_require_tls; this socket is TLS from the start.
+    with smtp_server(ssl_context=server_tls(cert), authenticator=check_login, auth_require_tls=False) as (
+        inbox,
+        port,
+    ):
         target = EmailTarget(name="mods", to=["a@test"], host="127.0.0.1", port=port, security="ssl",
                              username="bot", password="pw", ca_file=str(cert[0]))
         EmailNotifier(target, Settings()).send(MESSAGE)

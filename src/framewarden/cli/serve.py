@@ -31,6 +31,7 @@ def serve(
     level = (log_level or settings.log_level).upper()
     logging.getLogger().setLevel(level)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
     runtime = Runtime(settings, demo=demo)
     runtime.start()
     app = create_app(runtime)

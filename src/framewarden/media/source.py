@@ -23,6 +23,7 @@ import time
 from collections import deque
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -49,7 +50,7 @@ from framewarden.media.metadata import (
     keyframe_spacing,
     normalise_rotation,
 )
-from framewarden.media.sampler import Sampler, use_keyframes_only
+from framewarden.media.sampler import Policy, Sampler, use_keyframes_only
 
 if TYPE_CHECKING:
     from av.container import InputContainer
@@ -251,7 +252,7 @@ class VideoSource:
         if keyframes_only is None:
             keyframes_only = use_keyframes_only(sample_interval_s, self.metadata.keyframe_interval_s)
         # Nearest-keyframe picking holds one keyframe back: fine for files, not for live latency.
-        policy = "nearest" if keyframes_only and not self.live else "first"
+        policy: Policy = "nearest" if keyframes_only and not self.live else "first"
         sampler: Sampler[DecodedFrame] = Sampler(sample_interval_s, policy)
         for decoded in self.decoded_frames(keyframes_only=keyframes_only):
             for kept in sampler.push(decoded.pts_ms / 1000.0, decoded):
@@ -441,7 +442,7 @@ class VideoSource:
             with av.open(url, timeout=(self.timeout_s, self.timeout_s)) as other:
                 stream = other.streams[self._stream.index]
                 pairs = ((p.pts, p.duration) for p in other.demux(stream) if p.size)
-                return duration_from_packets(pairs, stream.time_base, stream.start_time)
+                return duration_from_packets(pairs, stream.time_base or Fraction(1, 1000), stream.start_time)
         except av.error.FFmpegError as exc:
             log.warning("%s: could not scan for the duration: %s", self.source, exc)
             return None

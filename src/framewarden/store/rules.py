@@ -11,57 +11,38 @@ by an alert always names one body.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from framewarden.errors import ConfigError
+from framewarden.rules.models import Rule
 from framewarden.store.errors import ConflictError, NotFoundError
 from framewarden.store.models import RuleRow, RuleVersion, utcnow
 
 RuleAction = Literal["create", "update", "delete"]
-_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
-def normalize_rule(body: Mapping[str, Any] | Any) -> dict[str, Any]:
+def normalize_rule(body: Mapping[str, Any] | Rule) -> dict[str, Any]:
     """The canonical JSON body of a rule, validated by the Rule model.
 
     Accepts a mapping or a ``Rule``.  Invalid rules raise ``ConfigError``
     naming the rule.
     """
-    try:
-        from framewarden.rules.models import Rule
-    except ImportError:  # the rules engine is not installed yet: check the essentials only
-        return _check_minimal(dict(body))
     if isinstance(body, Rule):
         return body.model_dump(mode="json")
+    rule_id = body.get("id", "?") if isinstance(body, Mapping) else "?"
     try:
         return Rule.model_validate(dict(body)).model_dump(mode="json")
-    except ValueError as exc:  # pydantic.ValidationError is a ValueError
-        rule_id = body.get("id", "?") if isinstance(body, Mapping) else "?"
-        errors = getattr(exc, "errors", lambda: [{"loc": (), "msg": str(exc)}])()
-        reasons = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'rule'}: {e['msg']}" for e in errors[:3])
+    except ValidationError as exc:
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'rule'}: {e['msg']}" for e in exc.errors()[:3])
         raise ConfigError(f"rule {rule_id!r}: invalid ({reasons})") from exc
 
 
-def _check_minimal(body: dict[str, Any]) -> dict[str, Any]:
-    rule_id = body.get("id")
-    if not isinstance(rule_id, str) or not _SLUG.fullmatch(rule_id):
-        raise ConfigError(f"rule {rule_id!r}: id must be a slug [a-z0-9][a-z0-9_-]*")
-    if bool(body.get("channel")) == bool(body.get("channel_pattern")):
-        raise ConfigError(f"rule {rule_id!r}: set exactly one of channel and channel_pattern")
-    if body.get("channel_pattern"):
-        try:
-            re.compile(body["channel_pattern"])
-        except re.error as exc:
-            raise ConfigError(f"rule {rule_id!r}: channel_pattern is not a valid regex ({exc})") from exc
-    return body
-
-
-def create_rule(session: Session, *, body: Mapping[str, Any] | Any, author: str) -> RuleRow:
+def create_rule(session: Session, *, body: Mapping[str, Any] | Rule, author: str) -> RuleRow:
     doc = normalize_rule(body)
     if session.get(RuleRow, doc["id"]) is not None:
         raise ConflictError("rule", doc["id"], "already exists")
@@ -73,7 +54,7 @@ def create_rule(session: Session, *, body: Mapping[str, Any] | Any, author: str)
     return row
 
 
-def update_rule(session: Session, *, body: Mapping[str, Any] | Any, author: str) -> RuleRow:
+def update_rule(session: Session, *, body: Mapping[str, Any] | Rule, author: str) -> RuleRow:
     """Replace a rule's body; a body equal to the current one makes no new version."""
     doc = normalize_rule(body)
     row = require_rule(session, rule_id=doc["id"])
@@ -88,7 +69,7 @@ def update_rule(session: Session, *, body: Mapping[str, Any] | Any, author: str)
     return row
 
 
-def save_rule(session: Session, *, body: Mapping[str, Any] | Any, author: str) -> RuleRow:
+def save_rule(session: Session, *, body: Mapping[str, Any] | Rule, author: str) -> RuleRow:
     """Create or update, by the body's id."""
     doc = normalize_rule(body)
     if session.get(RuleRow, doc["id"]) is None:
@@ -132,10 +113,8 @@ def list_rules(
     return session.scalars(stmt).all()
 
 
-def load_rules(session: Session, *, enabled_only: bool = True) -> list[Any]:
-    """The stored rules as ``Rule`` models, ready for ``framewarden.rules`` ``resolve``."""
-    from framewarden.rules.models import Rule
-
+def load_rules(session: Session, *, enabled_only: bool = True) -> list[Rule]:
+    """The stored rules as ``Rule`` models, ready for ``framewarden.rules.resolve.resolve``."""
     rows = list_rules(session, enabled=True if enabled_only else None)
     return [Rule.model_validate(row.body) for row in rows]
 

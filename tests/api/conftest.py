@@ -1,0 +1,48 @@
+"""A real runtime (SQLite in a tmp data dir, real analyzers) behind FastAPI's TestClient."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from framewarden.api.app import create_app
+from framewarden.api.runtime import Runtime
+from framewarden.config import Settings
+from framewarden.store import keys as keys_repo
+
+
+@pytest.fixture
+def runtime(isolated_settings: Path) -> Iterator[Runtime]:
+    settings = Settings(
+        data_dir=isolated_settings,
+        analyzers=["nudenet", "hashlist"],
+        image_rate_limit_per_minute=5,
+        max_upload_bytes=2 * 1024 * 1024,
+        alert_escalation_s=0,
+    )
+    rt = Runtime(settings).start()
+    yield rt
+    rt.stop()
+
+
+@pytest.fixture
+def keys(runtime: Runtime) -> dict[str, str]:
+    out = {}
+    with runtime.db.begin() as session:
+        for role in ("admin", "moderator", "viewer", "ingest"):
+            _, full = keys_repo.create_key(session, name=f"{role}-tester", role=role)  # type: ignore[arg-type]
+            out[role] = full
+    return out
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime)) as c:
+        yield c
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
