@@ -99,7 +99,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200, help="calls per runner (images repeat)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared test data folder")
     args = parser.parse_args()
-    paths = sorted(p for p in (args.data / "images").iterdir() if p.suffix.lower() in {".png", ".jpg", ".gif"})
+    suffixes = {".png", ".jpg", ".gif"}
+    paths = sorted(p for p in (args.data / "images").iterdir() if p.suffix.lower() in suffixes)
     if not paths:
         sys.exit(f"no images under {args.data / 'images'}")
     reference = NudeDetector()
@@ -117,7 +118,9 @@ def main() -> None:
         "reference NudeDetector.detect(path)": lambda i: reference.detect(str(paths[i % len(paths)])),
         "Moderator.moderate_image(path)": lambda i: moderator.moderate_image(paths[i % len(paths)]),
     }
-    report("files (decode + detect)", alternate(files, args.calls), next(iter(files)), dict.fromkeys(files, 1))
+    report(
+        "files (decode + detect)", alternate(files, args.calls), next(iter(files)), dict.fromkeys(files, 1)
+    )
 
     rgbs = [load_image(p).rgb for p in paths]
     bgrs = [np.ascontiguousarray(a[:, :, ::-1]) for a in rgbs]
@@ -125,7 +128,9 @@ def main() -> None:
         "reference NudeDetector.detect(bgr)": lambda i: reference.detect(bgrs[i % len(bgrs)]),
         "Moderator.moderate_array(rgb)": lambda i: moderator.moderate_array(rgbs[i % len(rgbs)]),
     }
-    report("arrays (detect only)", alternate(arrays, args.calls), next(iter(arrays)), dict.fromkeys(arrays, 1))
+    report(
+        "arrays (detect only)", alternate(arrays, args.calls), next(iter(arrays)), dict.fromkeys(arrays, 1)
+    )
 
     batch = 8
     frames = [Frame("bench", i, 0.0, rgb) for i, rgb in enumerate(rgbs)]
@@ -141,7 +146,9 @@ def main() -> None:
 
     batches = {"reference detect(bgr) x8": reference_batch, "Moderator.moderate_frames(8)": batched}
     report(
-        "micro-batches of 8 frames", alternate(batches, max(1, args.calls // batch)), next(iter(batches)),
+        "micro-batches of 8 frames",
+        alternate(batches, max(1, args.calls // batch)),
+        next(iter(batches)),
         dict.fromkeys(batches, batch),
     )
 
@@ -155,7 +162,12 @@ def main() -> None:
         "reference NudeDetector.detect(path)": files["reference NudeDetector.detect(path)"],
         f"Moderator({names})": lambda i: everything.moderate_image(paths[i % len(paths)]),
     }
-    report("all registered analyzers, files", alternate(full, args.calls), next(iter(full)), dict.fromkeys(full, 1))
+    report(
+        "all registered analyzers, files",
+        alternate(full, args.calls),
+        next(iter(full)),
+        dict.fromkeys(full, 1),
+    )
 
 
 if __name__ == "__main__":

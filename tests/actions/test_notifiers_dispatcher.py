@@ -62,8 +62,12 @@ def test_gives_up_after_max_attempts_and_publishes_failures() -> None:
     log = Log()
     with webhook_receiver() as rx:
         rx.statuses.extend([500] * 10)
-        dispatcher = Dispatcher({"ops": WebhookNotifier(WebhookTarget(name="ops", url=rx.url))},
-                                recorder=log, bus=bus, policy=FAST)
+        dispatcher = Dispatcher(
+            {"ops": WebhookNotifier(WebhookTarget(name="ops", url=rx.url))},
+            recorder=log,
+            bus=bus,
+            policy=FAST,
+        )
         dispatcher.submit(["ops"], message())
         assert dispatcher.close(timeout=10)
     assert [r.status for r in log.records] == ["retry", "retry", "retry", "failed"]
@@ -103,7 +107,9 @@ def test_slow_target_blocks_neither_caller_nor_other_targets() -> None:
         dispatcher.submit(["slow", "null"], message(i))
     assert time.monotonic() - start < 2  # submit only schedules
     deadline = time.monotonic() + 5
-    while sum(r.target == "null" and r.status == "ok" for r in log.records) < 50 and time.monotonic() < deadline:
+    while (
+        sum(r.target == "null" and r.status == "ok" for r in log.records) < 50 and time.monotonic() < deadline
+    ):
         time.sleep(0.01)
     assert sum(r.target == "null" and r.status == "ok" for r in log.records) == 50
     assert slow.sent == 0

@@ -24,21 +24,28 @@ from framewarden.actions.notifiers import Dispatcher, EmailNotifier, EmailTarget
 from framewarden.actions.notifiers.dispatcher import RetryPolicy
 from framewarden.config import Settings
 
-MESSAGE = Message(kind="alert", channel="cam", alert_id=5, summary="Explicit (91%) on channel cam",
-                  rule_id="default", action="auto_stop", label="Exposed Female Nipple")
+MESSAGE = Message(
+    kind="alert",
+    channel="cam",
+    alert_id=5,
+    summary="Explicit (91%) on channel cam",
+    rule_id="default",
+    action="auto_stop",
+    label="Exposed Female Nipple",
+)
 
 
 class Inbox:
     def __init__(self) -> None:
         self.mails: list[tuple[str, list[str], bytes]] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.mails.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
         return "250 OK"
 
 
 def check_login(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
-    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == ("bot", "pw")
+    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (b"bot", b"pw")
     return AuthResult(success=ok, handled=False)
 
 
@@ -57,19 +64,27 @@ def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     import ipaddress
 
     certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                       critical=False)
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     folder = tmp_path_factory.mktemp("tls")
     cert_path, key_path = folder / "cert.pem", folder / "key.pem"
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return cert_path, key_path
 
 
@@ -106,19 +121,36 @@ def test_plain_smtp_with_settings_defaults() -> None:
 
 
 def test_starttls_with_auth(cert: tuple[Path, Path]) -> None:
-    with smtp_server(tls_context=server_tls(cert), require_starttls=True, authenticator=check_login,
-                     auth_require_tls=True) as (inbox, port):
-        target = EmailTarget(name="mods", to=["a@test"], host="127.0.0.1", port=port, security="starttls",
-                             username="bot", password="pw", ca_file=str(cert[0]))
+    with smtp_server(
+        tls_context=server_tls(cert), require_starttls=True, authenticator=check_login, auth_require_tls=True
+    ) as (inbox, port):
+        target = EmailTarget(
+            name="mods",
+            to=["a@test"],
+            host="127.0.0.1",
+            port=port,
+            security="starttls",
+            username="bot",
+            password="pw",
+            ca_file=str(cert[0]),
+        )
         EmailNotifier(target, Settings()).send(MESSAGE)
     assert len(inbox.mails) == 1
 
 
 def test_wrong_password_is_a_notification_error() -> None:
     with smtp_server(authenticator=check_login, auth_require_tls=False) as (inbox, port):
-        target = EmailTarget(name="mods", to=["a@test"], host="127.0.0.1", port=port, security="plain",
-                             username="bot", password="nope", timeout_s=3)
-        with pytest.raises(NotificationError, match="target 'mods': SMTP 127.0.0.1:.*SMTPAuthentication"):
+        target = EmailTarget(
+            name="mods",
+            to=["a@test"],
+            host="127.0.0.1",
+            port=port,
+            security="plain",
+            username="bot",
+            password="nope",
+            timeout_s=3,
+        )
+        with pytest.raises(NotificationError, match=r"target 'mods': SMTP 127\.0\.0\.1:.*SMTPAuthentication"):
             EmailNotifier(target, Settings()).send(MESSAGE)
     assert inbox.mails == []
 
@@ -137,8 +169,16 @@ def test_implicit_tls(cert: tuple[Path, Path]) -> None:
         inbox,
         port,
     ):
-        target = EmailTarget(name="mods", to=["a@test"], host="127.0.0.1", port=port, security="ssl",
-                             username="bot", password="pw", ca_file=str(cert[0]))
+        target = EmailTarget(
+            name="mods",
+            to=["a@test"],
+            host="127.0.0.1",
+            port=port,
+            security="ssl",
+            username="bot",
+            password="pw",
+            ca_file=str(cert[0]),
+        )
         EmailNotifier(target, Settings()).send(MESSAGE)
     assert len(inbox.mails) == 1
 
@@ -150,11 +190,15 @@ def test_no_host_configured() -> None:
 
 def test_server_down_is_recorded_by_the_dispatcher() -> None:
     port = free_port()  # nothing listens here
-    target = EmailTarget(name="mods", to=["a@test"], host="127.0.0.1", port=port, security="plain", timeout_s=2)
+    target = EmailTarget(
+        name="mods", to=["a@test"], host="127.0.0.1", port=port, security="plain", timeout_s=2
+    )
     records: list[tuple] = []
-    dispatcher = Dispatcher({"mods": EmailNotifier(target, Settings())},
-                            recorder=lambda *r: records.append(r),
-                            policy=RetryPolicy(max_attempts=2, base_delay_s=0.01, jitter=0))
+    dispatcher = Dispatcher(
+        {"mods": EmailNotifier(target, Settings())},
+        recorder=lambda *r: records.append(r),
+        policy=RetryPolicy(max_attempts=2, base_delay_s=0.01, jitter=0),
+    )
     dispatcher.submit(["mods"], MESSAGE)
     assert dispatcher.close(timeout=10)
     assert [(r[0], r[1], r[2], r[3]) for r in records] == [("mods", 5, 1, "retry"), ("mods", 5, 2, "failed")]

@@ -17,12 +17,19 @@ from framewarden.actions.notifiers import (
     verify_signature,
 )
 from framewarden.actions.notifiers.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, render_url, sign
-from framewarden.rules.models import Rule
 from framewarden.rules.evaluate import ChannelRuleState, evaluate
+from framewarden.rules.models import Rule
 from tests.actions.webhook_server import webhook_receiver
 
-MESSAGE = Message(kind="alert", channel="cam 1/&x", alert_id=42, summary="Explicit on cam", rule_id="r",
-                  action="alert", label="Explicit")
+MESSAGE = Message(
+    kind="alert",
+    channel="cam 1/&x",
+    alert_id=42,
+    summary="Explicit on cam",
+    rule_id="r",
+    action="alert",
+    label="Explicit",
+)
 
 
 def test_signed_post_verifies_with_the_right_secret_only() -> None:
@@ -127,7 +134,13 @@ def test_invalid_targets_are_refused(data: dict, message: str) -> None:
 @pytest.mark.parametrize(
     "data",
     [
-        {"type": "webhook", "name": "ops", "url": "https://h/{channel}", "secret": "k", "headers": {"X-A": "1"}},
+        {
+            "type": "webhook",
+            "name": "ops",
+            "url": "https://h/{channel}",
+            "secret": "k",
+            "headers": {"X-A": "1"},
+        },
         {"type": "email", "name": "mail", "to": ["a@example.org"], "security": "ssl", "port": 465},
         {"type": "null", "name": "none"},
     ],
@@ -142,6 +155,12 @@ def test_message_from_verdict_carries_the_peak_violation() -> None:
     rule = Rule(id="r", channel="c", labels={"Gambling": 50}, notify=["ops"])
     verdict, _ = evaluate(rule, {"Gambling": 77.0}, ChannelRuleState(), channel="c", frame_seq=3, pts_ms=9.0)
     msg = Message.from_verdict(verdict, alert_id=7)
-    assert (msg.channel, msg.alert_id, msg.label, msg.action, msg.rule_id) == ("c", 7, "Gambling", "alert", "r")
+    assert (msg.channel, msg.alert_id, msg.label, msg.action, msg.rule_id) == (
+        "c",
+        7,
+        "Gambling",
+        "alert",
+        "r",
+    )
     assert "Gambling (77%)" in msg.summary
     assert msg.body()["payload"]["violations"][0]["confidence"] == 77.0

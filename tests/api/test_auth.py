@@ -17,7 +17,12 @@ ROUTES = [
     ("GET", "/metrics", None, "viewer"),
     ("GET", "/v1/channels/x/results", None, "viewer"),
     ("GET", "/v1/keys", None, "admin"),
-    ("POST", "/v1/channels", {"name": "c1", "source_url": "rtmp://127.0.0.1:1/live/c1", "start": False}, "admin"),
+    (
+        "POST",
+        "/v1/channels",
+        {"name": "c1", "source_url": "rtmp://127.0.0.1:1/live/c1", "start": False},
+        "admin",
+    ),
     ("POST", "/v1/rules", {"id": "r1", "channel_pattern": "^x", "labels": {"Violence": 60}}, "admin"),
     ("POST", "/v1/alerts/1/confirm", {}, "moderator"),
     ("POST", "/v1/channels/x/alerts/acknowledge", {}, "moderator"),
@@ -36,7 +41,9 @@ def test_healthz_needs_no_credential(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(("method", "path", "body", "needs"), ROUTES)
-def test_missing_and_unknown_keys_get_401(client: TestClient, method: str, path: str, body: object, needs: str) -> None:
+def test_missing_and_unknown_keys_get_401(
+    client: TestClient, method: str, path: str, body: object, needs: str
+) -> None:
     assert client.request(method, path, json=body).status_code == 401
     bad = client.request(method, path, json=body, headers=auth("fw_000000000000_nope"))
     assert bad.status_code == 401
@@ -44,7 +51,9 @@ def test_missing_and_unknown_keys_get_401(client: TestClient, method: str, path:
 
 
 @pytest.mark.parametrize(("method", "path", "body", "needs"), ROUTES)
-def test_roles(client: TestClient, keys: dict[str, str], method: str, path: str, body: object, needs: str) -> None:
+def test_roles(
+    client: TestClient, keys: dict[str, str], method: str, path: str, body: object, needs: str
+) -> None:
     for role, key in keys.items():
         status = client.request(method, path, json=body, headers=auth(key)).status_code
         if role in ALLOWED[needs]:

@@ -14,7 +14,9 @@ from tests.conftest import BROKEN, IMAGES
 
 def test_raw_body_gives_rekognition_shape(client: TestClient, keys: dict[str, str]) -> None:
     data = (IMAGES / "chelsea.png").read_bytes()
-    r = client.post("/v1/images:moderate", content=data, headers={**auth(keys["ingest"]), "Content-Type": "image/png"})
+    r = client.post(
+        "/v1/images:moderate", content=data, headers={**auth(keys["ingest"]), "Content-Type": "image/png"}
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert set(body) >= {"ModerationLabels", "ModerationModelVersion", "Tags", "Detections"}
@@ -37,7 +39,9 @@ def test_multipart_matches_raw(client: TestClient, keys: dict[str, str]) -> None
 
 def test_bad_image_is_a_clear_422(client: TestClient, keys: dict[str, str]) -> None:
     r = client.post(
-        "/v1/images:moderate", content=(BROKEN / "small_png-truncated.png").read_bytes(), headers=auth(keys["ingest"])
+        "/v1/images:moderate",
+        content=(BROKEN / "small_png-truncated.png").read_bytes(),
+        headers=auth(keys["ingest"]),
     )
     assert r.status_code == 422
     assert "truncated" in r.json()["detail"]
@@ -57,7 +61,10 @@ def test_upload_limit_is_413(client: TestClient, keys: dict[str, str]) -> None:
 
 def test_rate_limit_is_429_per_key(client: TestClient, keys: dict[str, str]) -> None:
     data = (IMAGES / "coins.png").read_bytes()
-    codes = [client.post("/v1/images:moderate", content=data, headers=auth(keys["ingest"])).status_code for _ in range(6)]
+    codes = [
+        client.post("/v1/images:moderate", content=data, headers=auth(keys["ingest"])).status_code
+        for _ in range(6)
+    ]
     assert codes[:5] == [200] * 5
     assert codes[5] == 429
     other = client.post("/v1/images:moderate", content=data, headers=auth(keys["admin"]))

@@ -37,9 +37,13 @@ def verdict(channel: str, label: str = "Weapons", conf: float = 91.0) -> Verdict
         ("rtmp://127.0.0.1:1/live/ok", 201),
     ],
 )
-def test_channel_sources_are_restricted(client: TestClient, keys: dict[str, str], source: str, status: int) -> None:
+def test_channel_sources_are_restricted(
+    client: TestClient, keys: dict[str, str], source: str, status: int
+) -> None:
     r = client.post(
-        "/v1/channels", json={"name": "cam", "source_url": source, "start": False}, headers=auth(keys["admin"])
+        "/v1/channels",
+        json={"name": "cam", "source_url": source, "start": False},
+        headers=auth(keys["admin"]),
     )
     assert r.status_code == status, r.text
 
@@ -91,7 +95,9 @@ def test_rules_crud_history_and_yaml(client: TestClient, keys: dict[str, str]) -
     assert [d["id"] for d in docs] == ["sports"]
     docs[0]["priority"] = 5
     imported = client.post(
-        "/v1/rules/import", content=yaml.safe_dump(docs), headers={**admin, "Content-Type": "application/yaml"}
+        "/v1/rules/import",
+        content=yaml.safe_dump(docs),
+        headers={**admin, "Content-Type": "application/yaml"},
     )
     assert imported.status_code == 200, imported.text
     assert client.get("/v1/rules/sports", headers=admin).json()["rule"]["priority"] == 5
@@ -113,9 +119,13 @@ def test_rule_change_reaches_only_affected_channels(
     admin = auth(keys["admin"])
     for name in ("news-1", "sports-1"):
         client.post(
-            "/v1/channels", json={"name": name, "source_url": f"rtmp://127.0.0.1:1/live/{name}"}, headers=admin
+            "/v1/channels",
+            json={"name": name, "source_url": f"rtmp://127.0.0.1:1/live/{name}"},
+            headers=admin,
         )
-    r = client.post("/v1/rules", json={"id": "sports", "channel_pattern": "^sports-", "labels": {}}, headers=admin)
+    r = client.post(
+        "/v1/rules", json={"id": "sports", "channel_pattern": "^sports-", "labels": {}}, headers=admin
+    )
     assert r.json()["affected_channels"] == ["sports-1"]
     assert runtime.channels.rule_of("sports-1").id == "sports"
     assert runtime.channels.rule_of("news-1").id == "default"
@@ -190,7 +200,10 @@ def test_websocket_refuses_bad_keys(client: TestClient, keys: dict[str, str]) ->
     with pytest.raises(WebSocketDisconnect) as info, client.websocket_connect("/v1/events?key=nope") as ws:
         ws.receive_json()
     assert info.value.code == 4401
-    with pytest.raises(WebSocketDisconnect) as info, client.websocket_connect(f"/v1/events?key={keys['ingest']}") as ws:
+    with (
+        pytest.raises(WebSocketDisconnect) as info,
+        client.websocket_connect(f"/v1/events?key={keys['ingest']}") as ws,
+    ):
         ws.receive_json()
     assert info.value.code == 4403
 

@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001 - look-alike letters are the test data
+# ruff: noqa: RUF001, RUF003 - look-alike letters are the test data
 """Normalisation: obfuscations fold to one skeleton, spans point at the original."""
 
 from __future__ import annotations

@@ -47,33 +47,44 @@ _SAME_PLACE_IOU = 0.6  # a detected region this close to a cached one is compare
 class OcrTextConfig(AnalyzerConfig):
     type: Literal["ocr_text"] = "ocr_text"
     interval_s: float = Field(
-        2.0, ge=0, description="Seconds of media time between OCR runs per channel (0 = every frame)."
+        default=2.0, ge=0, description="Seconds of media time between OCR runs per channel (0 = every frame)."
     )
     preferred_max_side: int = Field(
-        1280, ge=0, description="Longest side a decoder should give this analyzer (0 = full resolution)."
+        default=1280,
+        ge=0,
+        description="Longest side a decoder should give this analyzer (0 = full resolution).",
     )
     presence_max_side: int = Field(
-        640, ge=0, description="Longest side of the text-presence pass (0 = no presence pass)."
+        default=640, ge=0, description="Longest side of the text-presence pass (0 = no presence pass)."
     )
     presence_min_pixels: int = Field(
-        32, ge=1, description="Text pixels the presence map needs before the frame is read."
+        default=32, ge=1, description="Text pixels the presence map needs before the frame is read."
     )
-    det_max_side: int = Field(960, ge=32, description="Longest side for text detection (boxes).")
+    det_max_side: int = Field(default=960, ge=32, description="Longest side for text detection (boxes).")
     steady_iou: float = Field(
-        0.85, ge=0, le=1.01, description="Presence-map overlap that counts as the same scene (>1 = never)."
+        default=0.85,
+        ge=0,
+        le=1.01,
+        description="Presence-map overlap that counts as the same scene (>1 = never).",
     )
     region_change_tolerance: float = Field(
-        0.8, ge=0, description="Largest local change (normalised gray levels) of a region still 'unchanged'."
+        default=0.8,
+        ge=0,
+        description="Largest local change (normalised gray levels) of a region still 'unchanged'.",
     )
-    cache_regions: int = Field(64, ge=0, description="Recently read regions remembered per channel.")
-    max_channels: int = Field(256, ge=1, description="Channels whose OCR state is kept.")
-    min_text_score: float = Field(0.5, ge=0, le=1, description="Lowest recognition score of text used.")
-    use_angle_cls: bool = Field(False, description="Run the 180-degree text-orientation classifier.")
-    threads: int = Field(0, ge=0, description="ONNX Runtime threads per session (0 = one per core).")
-    profanity: bool = Field(True, description="Judge text with the profanity/insult model.")
-    profanity_threshold: float = Field(0.8, ge=0, le=1, description="Profanity probability that flags text.")
-    blocklist: tuple[str | BlocklistEntry, ...] = Field((), description="Terms to flag (see text/).")
-    blocklist_file: Path | None = Field(None, description="File of blocklisted terms, one a line.")
+    cache_regions: int = Field(default=64, ge=0, description="Recently read regions remembered per channel.")
+    max_channels: int = Field(default=256, ge=1, description="Channels whose OCR state is kept.")
+    min_text_score: float = Field(
+        default=0.6, ge=0, le=1, description="Lowest recognition score of text used."
+    )
+    use_angle_cls: bool = Field(default=False, description="Run the 180-degree text-orientation classifier.")
+    threads: int = Field(default=0, ge=0, description="ONNX Runtime threads per session (0 = one per core).")
+    profanity: bool = Field(default=True, description="Judge text with the profanity/insult model.")
+    profanity_threshold: float = Field(
+        default=0.8, ge=0, le=1, description="Profanity probability that flags text."
+    )
+    blocklist: tuple[str | BlocklistEntry, ...] = Field(default=(), description="Terms to flag (see text/).")
+    blocklist_file: Path | None = Field(default=None, description="File of blocklisted terms, one a line.")
 
     def text_config(self) -> TextModerationConfig:
         return TextModerationConfig(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+from collections.abc import Iterator
+from typing import Any
 
 import typer
 
@@ -53,6 +57,36 @@ def serve(
     finally:
         err.print("shutting down: draining channel workers, flushing results")
         runtime.stop()
+
+
+class _DrainingServer:
+    """uvicorn's server, but SIGTERM/SIGINT only ask it to exit.
+
+    uvicorn re-raises a captured signal once it has stopped serving, which
+    kills the process before the runtime could drain its workers; here the
+    signal just ends ``run()`` and the caller shuts the runtime down.
+    """
+
+    def __new__(cls, config: Any) -> Any:
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:
+                def ask_exit(signum: int, _frame: object) -> None:
+                    log.info("signal %s: shutting down", signal.Signals(signum).name)
+                    if self.should_exit:
+                        self.force_exit = True
+                    self.should_exit = True
+
+                previous = {s: signal.signal(s, ask_exit) for s in (signal.SIGINT, signal.SIGTERM)}
+                try:
+                    yield
+                finally:
+                    for sig, handler in previous.items():
+                        signal.signal(sig, handler)
+
+        return Server(config)
 
 
 def register(app: typer.Typer) -> None:

@@ -15,17 +15,13 @@ from __future__ import annotations
 
 import logging
 import re
+import re._parser as _sre_parse  # the regex parser (3.11+), only to bound pathological patterns
 import threading
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from framewarden import taxonomy
-
-try:  # Python 3.11+: the regex parser, used only to bound pathological patterns
-    import re._parser as _sre_parse  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - older layouts
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +36,8 @@ _warned_lock = threading.Lock()
 _warned_v6: set[str] = set()
 
 
-def _strict(**extra: Any) -> ConfigDict:
-    return ConfigDict(extra="forbid", frozen=True, **extra)
+def _strict() -> ConfigDict:
+    return ConfigDict(extra="forbid", frozen=True)
 
 
 class Thresholds(BaseModel):
@@ -153,7 +149,7 @@ def _translate(name: str, version: int, rule_id: str) -> tuple[str, ...]:
 class Rule(BaseModel):
     """Which labels matter on which channels, and what to do about them."""
 
-    model_config = _strict(json_schema_extra={"title": "Rule"})
+    model_config = _strict()
 
     id: str = Field(..., min_length=1, max_length=MAX_ID_LENGTH, description="Slug: [a-z0-9][a-z0-9_-]*.")
     description: str = Field("", max_length=2000, description="Free text for operators.")
@@ -170,13 +166,17 @@ class Rule(BaseModel):
     trusted_sample_interval_s: float | None = Field(
         None, ge=0, description="Sample interval for channels marked trusted (None = sample_interval_s)."
     )
-    similarity: Similarity = Field(default_factory=Similarity, description="Near-duplicate frame skipping.")
+    similarity: Similarity = Field(
+        default_factory=lambda: Similarity(), description="Near-duplicate frame skipping."
+    )
     labels: dict[str, float | Thresholds] = Field(
         default_factory=dict,
         description="Taxonomy name (any level) -> min confidence for alert, or per-tier thresholds.",
     )
     ignore: list[str] = Field(default_factory=list, description="Names (any level) never considered.")
-    auto_stop_window: Window = Field(default_factory=Window, description="K of N frames for auto-stop.")
+    auto_stop_window: Window = Field(
+        default_factory=lambda: Window(), description="K of N frames for auto-stop."
+    )
     notify: list[str] = Field(default_factory=list, description="Names of notification targets.")
     analyzers: list[str] | None = Field(None, description="Analyzer keys; None = the server default.")
 
@@ -208,8 +208,10 @@ class Rule(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> Rule:
         if (self.channel is None) == (self.channel_pattern is None):
-            raise ValueError(f"rule {self.id!r}: set exactly one of channel (a channel rule) "
-                             "or channel_pattern (a global rule)")
+            raise ValueError(
+                f"rule {self.id!r}: set exactly one of channel (a channel rule) "
+                "or channel_pattern (a global rule)"
+            )
         for field_name, names in (("labels", list(self.labels)), ("ignore", self.ignore)):
             for name in names:
                 try:
@@ -242,7 +244,11 @@ class Rule(BaseModel):
         direct: dict[str, Thresholds] = {}
         translated: dict[str, Thresholds] = {}
         for name, value in self.labels.items():
-            limits = value if isinstance(value, Thresholds) else Thresholds(alert=float(value))
+            limits = (
+                value
+                if isinstance(value, Thresholds)
+                else Thresholds(alert=float(value), review=None, auto_stop=None)
+            )
             targets = _translate(name, self.taxonomy_version, self.id)
             is_direct = targets == (name,)
             for target in targets:
@@ -259,5 +265,6 @@ def _stricter(a: Thresholds, b: Thresholds) -> Thresholds:
     def low(x: float | None, y: float | None) -> float | None:
         return y if x is None else x if y is None else min(x, y)
 
-    return Thresholds(alert=low(a.alert, b.alert), review=low(a.review, b.review),
-                      auto_stop=low(a.auto_stop, b.auto_stop))
+    return Thresholds(
+        alert=low(a.alert, b.alert), review=low(a.review, b.review), auto_stop=low(a.auto_stop, b.auto_stop)
+    )

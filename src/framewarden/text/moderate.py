@@ -30,7 +30,7 @@ class BlocklistEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     term: str = Field(min_length=1, description="Word or phrase to flag (matched on whole words).")
-    label: str = Field(BLOCKLISTED, description='"Blocklisted Text" or "Hate Speech in Text".')
+    label: str = Field(default=BLOCKLISTED, description='"Blocklisted Text" or "Hate Speech in Text".')
 
     @field_validator("label")
     @classmethod
@@ -41,17 +41,17 @@ class BlocklistEntry(BaseModel):
 class TextModerationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    profanity: bool = Field(True, description="Run the profanity/insult model.")
+    profanity: bool = Field(default=True, description="Run the profanity/insult model.")
     profanity_threshold: float = Field(
-        0.8, ge=0, le=1, description="Flag text whose profanity probability is at least this."
+        default=0.8, ge=0, le=1, description="Flag text whose profanity probability is at least this."
     )
     blocklist: tuple[str | BlocklistEntry, ...] = Field(
-        (), description='Terms to flag: "word" or {term = "...", label = "Hate Speech in Text"}.'
+        default=(), description='Terms to flag: "word" or {term = "...", label = "Hate Speech in Text"}.'
     )
     blocklist_file: Path | None = Field(
-        None, description="A UTF-8 file of terms, one a line, '#' comments, optional 'term | Label'."
+        default=None, description="A UTF-8 file of terms, one a line, '#' comments, optional 'term | Label'."
     )
-    default_label: str = Field(BLOCKLISTED, description="Label of terms given without one.")
+    default_label: str = Field(default=BLOCKLISTED, description="Label of terms given without one.")
 
     @field_validator("default_label")
     @classmethod
