@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.e2e.harness import ClipSpec, NginxRtmp, Publisher, encode_clip, free_port, wait_until
@@ -106,6 +107,8 @@ def server(tmp_path: Path) -> Iterator[Server]:
                     srv.events.put(json.loads(ws.recv(timeout=0.5)))
                 except TimeoutError:
                     continue
+                except ConnectionClosed:  # the server shuts down at teardown
+                    return
 
     listener = threading.Thread(target=listen, daemon=True)
     listener.start()
@@ -114,7 +117,11 @@ def server(tmp_path: Path) -> Iterator[Server]:
     stop.set()
     proc.terminate()
     try:
-        assert proc.wait(30) == 0, "SIGTERM must end serve cleanly"
+        try:
+            code = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            code = None
+        assert code == 0, f"SIGTERM must end serve cleanly (exit {code}); log:\n{log.read_text()[-3000:]}"
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -164,10 +164,14 @@ class NudeNetAnalyzer:
                 continue
             boxes = _to_source(rows[i, keep, :4], frame, float(ratios[i]))
             conf = best[i, keep]
-            picked = cv2.dnn.NMSBoxes(
-                boxes.astype(np.float64), conf.astype(np.float64), self.config.min_score, self.config.nms_iou
+            # OpenCV's NMS (C++, class-agnostic), as the reference uses; arrays go in as they are.
+            kept = cv2.dnn.NMSBoxes(
+                boxes.astype(np.float64),  # type: ignore[arg-type]
+                conf.astype(np.float64),
+                self.config.min_score,
+                self.config.nms_iou,
             )
-            picked = np.asarray(picked, dtype=np.int64).reshape(-1)
+            picked = np.asarray(kept, dtype=np.int64).reshape(-1)
             ids = class_ids[i, keep][picked]
             out.append(
                 [

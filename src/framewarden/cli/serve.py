@@ -49,7 +49,7 @@ def serve(
     err.print(
         f"framewarden serving on http://{bind_host}:{bind_port} (docs at /docs), data in {settings.data_dir}"
     )
-    server = uvicorn.Server(
+    server = _DrainingServer(
         uvicorn.Config(app, host=bind_host, port=bind_port, log_level=level.lower(), lifespan="off")
     )
     try:

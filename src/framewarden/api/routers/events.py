@@ -36,18 +36,30 @@ async def events(
     wanted = {k.strip() for k in kinds.split(",")} & KINDS if kinds else None
     await websocket.accept()
     queue, unsubscribe = runtime.bus.subscribe_queue(asyncio.get_running_loop(), maxsize=1000, kinds=wanted)
-    try:
+
+    async def pump() -> None:
         await websocket.send_json(
             {"kind": "hello", "channels": [s.to_dict() for s in runtime.channels.snapshots()]}
         )
         while True:
             event = await queue.get()
-            if channel and event.channel != channel:
-                continue
-            await websocket.send_json(event.to_dict())
-    except (WebSocketDisconnect, RuntimeError):
-        pass
+            if channel is None or event.channel == channel:
+                await websocket.send_json(event.to_dict())
+
+    async def watch() -> None:
+        # The client never sends; a disconnect (or server shutdown) ends the stream.
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass
+
+    tasks = [asyncio.create_task(pump()), asyncio.create_task(watch())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         unsubscribe()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+                await task
         with contextlib.suppress(RuntimeError):
             await websocket.close()
