@@ -18,7 +18,9 @@ def test_empty() -> None:
 
 
 def test_ancestors_get_highest_child_confidence() -> None:
-    labels = rollup([det("Exposed Female Nipple", 70), det("Exposed Male Genitalia", 90), det("Bare Back", 60)])
+    labels = rollup(
+        [det("Exposed Female Nipple", 70), det("Exposed Male Genitalia", 90), det("Bare Back", 60)]
+    )
     by_name = {lab.name: lab for lab in labels}
     assert by_name["Explicit Nudity"].confidence == 90
     assert by_name["Explicit"].confidence == 90

@@ -81,7 +81,9 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=0, le=65535, description="Port `framewarden serve` listens on.")
     auth_enabled: bool = Field(True, description="Require API keys (turn off only for local use).")
     max_upload_bytes: int = Field(25 * 1024 * 1024, gt=0, description="Largest image accepted by the API.")
-    image_rate_limit_per_minute: int = Field(600, gt=0, description="Per-key rate limit of the image endpoint.")
+    image_rate_limit_per_minute: int = Field(
+        600, gt=0, description="Per-key rate limit of the image endpoint."
+    )
     allowed_source_schemes: list[str] = Field(
         default_factory=lambda: ["rtmp", "rtmps", "rtsp", "rtsps", "srt", "http", "https", "s3"],
         description="URL schemes a channel source may use.",

@@ -43,7 +43,9 @@ class Tag:
         return {"Name": self.name, "Confidence": round(float(self.confidence), 3)}
 
 
-def rollup(detections: Iterable[Detection], min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> list[ModerationLabel]:
+def rollup(
+    detections: Iterable[Detection], min_confidence: float = DEFAULT_MIN_CONFIDENCE
+) -> list[ModerationLabel]:
     """Taxonomy labels at or above ``min_confidence``, with their ancestors.
 
     Sorted by level (top first), then confidence (highest first), then name,
@@ -64,7 +66,9 @@ def rollup(detections: Iterable[Detection], min_confidence: float = DEFAULT_MIN_
     return labels
 
 
-def collect_tags(detections: Iterable[Detection], min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> list[Tag]:
+def collect_tags(
+    detections: Iterable[Detection], min_confidence: float = DEFAULT_MIN_CONFIDENCE
+) -> list[Tag]:
     peak: dict[str, float] = {}
     for det in detections:
         if det.confidence >= min_confidence and taxonomy.is_tag(det.label):

@@ -118,8 +118,11 @@ class NginxRtmp:
         conf = self.root / "nginx.conf"
         conf.write_text(
             _NGINX_CONF.format(
-                module=RTMP_MODULE, root=self.root, app=self.app,
-                rtmp_port=self.rtmp_port, http_port=self.http_port,
+                module=RTMP_MODULE,
+                root=self.root,
+                app=self.app,
+                rtmp_port=self.rtmp_port,
+                http_port=self.http_port,
             )
         )
         log = (self.root / "stderr.log").open("wb")
@@ -196,10 +199,36 @@ def encode_clip(spec: ClipSpec, out: Path) -> Path:
     gop = max(1, round(spec.gop_s * spec.fps))
     tmp = out.with_suffix(".tmp.flv")
     subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *inputs, "-t", str(spec.duration_s),
-         "-vf", ",".join(vf), "-an", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
-         "-pix_fmt", "yuv420p", "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
-         "-f", "flv", str(tmp)],
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            *inputs,
+            "-t",
+            str(spec.duration_s),
+            "-vf",
+            ",".join(vf),
+            "-an",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            str(gop),
+            "-keyint_min",
+            str(gop),
+            "-sc_threshold",
+            "0",
+            "-f",
+            "flv",
+            str(tmp),
+        ],
         check=True,
     )
     tmp.replace(out)
@@ -221,11 +250,36 @@ class Publisher:
         self.starts = 0
 
     def command(self) -> list[str]:
-        codec = ["-c", "copy"] if self.copy else [
-            "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", str(self.gop),
+        codec = (
+            ["-c", "copy"]
+            if self.copy
+            else [
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-tune",
+                "zerolatency",
+                "-g",
+                str(self.gop),
+            ]
+        )
+        return [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-re",
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(self.clip),
+            "-an",
+            *codec,
+            "-f",
+            "flv",
+            self.url,
         ]
-        return ["ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", str(self.clip),
-                "-an", *codec, "-f", "flv", self.url]
 
     def start(self) -> Publisher:
         if self.running:

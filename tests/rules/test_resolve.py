@@ -53,8 +53,10 @@ def test_operator_rule_named_default_is_an_ordinary_rule() -> None:
         ([r for r in RULES if r.id != "cam-only"], {"cam-1"}),
         ([*RULES, Rule(id="radio", channel="radio")], {"radio"}),
         (
-            [*[r for r in RULES if r.id != "shows"], Rule(id="shows", channel_pattern="^show-", priority=200,
-                                                          labels={"Gambling": 50})],
+            [
+                *[r for r in RULES if r.id != "shows"],
+                Rule(id="shows", channel_pattern="^show-", priority=200, labels={"Gambling": 50}),
+            ],
             {"show-late-1"},
         ),  # same id, other content
     ],

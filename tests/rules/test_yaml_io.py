@@ -44,8 +44,10 @@ def test_accepted_shapes(text: str, rules: list[Rule]) -> None:
         ("rules: [", "not valid YAML"),
         ("rules: 3", "expected a list of rules"),
         ("- 3", "rule #1: expected a mapping"),
-        ("- {id: a, channel: x}\n- {id: b, channel: y, labels: {Nope: 1}}",
-         "rule 'b' (#2): labels: unknown label 'Nope'"),
+        (
+            "- {id: a, channel: x}\n- {id: b, channel: y, labels: {Nope: 1}}",
+            "rule 'b' (#2): labels: unknown label 'Nope'",
+        ),
         ("- {id: a, channel: x, labels: {Explicit: {alert: 200}}}", "rule 'a' (#1): labels.Explicit"),
         ("- {id: a, channel: x, priority: high}", "rule 'a' (#1): priority: Input should be a valid integer"),
         ("- {id: a, channel_pattern: '(x'}", "rule 'a' (#1): channel_pattern: channel_pattern '(x' is not a"),

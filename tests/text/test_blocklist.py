@@ -57,6 +57,11 @@ def test_match_carries_the_term_label() -> None:
     term=st.sampled_from(["ass", "vermin", "idiot"]),
 )
 def test_term_inside_a_longer_word_never_matches(prefix: str, suffix: str, term: str) -> None:
+    # Stretched letters are collapsed ("fuuuck"), so a prefix made only of the term's first
+    # letter ("vvermin") or a suffix of its last letter ("idiott") *is* the stretched term,
+    # not a longer word: those cases are left out of this property (see test_find).
+    prefix = prefix.rstrip(term[0])
+    suffix = suffix.lstrip(term[-1])
     word = prefix + term + suffix
     blocklist = Blocklist([Term(term)])
     if prefix or suffix:

@@ -103,9 +103,7 @@ _LOADED = False
 _LOCK = threading.Lock()
 
 
-def register(
-    key: str, config_cls: type[ConfigT], description: str = ""
-) -> Callable[[type], type]:
+def register(key: str, config_cls: type[ConfigT], description: str = "") -> Callable[[type], type]:
     """Class decorator: ``@register("nudenet", NudeNetConfig)``."""
 
     def deco(cls: type) -> type:

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 def rekognition_labels(labels: dict[str, float] | Any) -> list[dict[str, Any]]:
     """``{name: confidence}`` -> Rekognition-shaped label dicts (tags left out)."""
-    out = []
+    out: list[dict[str, Any]] = []
     for name, confidence in labels.items():
         if taxonomy.is_label(name):
             node = taxonomy.node(name)
@@ -38,7 +38,7 @@ def rekognition_labels(labels: dict[str, float] | Any) -> list[dict[str, Any]]:
                     "Confidence": round(float(confidence), 3),
                 }
             )
-    out.sort(key=lambda d: (d["TaxonomyLevel"], -d["Confidence"], d["Name"]))
+    out.sort(key=lambda d: (int(d["TaxonomyLevel"]), -float(d["Confidence"]), str(d["Name"])))
     return out
 
 

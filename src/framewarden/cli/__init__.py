@@ -31,7 +31,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages to stderr."),
 ) -> None:
     logging.basicConfig(

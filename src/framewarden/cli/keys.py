@@ -10,14 +10,14 @@ from rich.table import Table
 from framewarden.cli._common import err, out
 from framewarden.config import get_settings
 from framewarden.errors import FramewardenError
+from framewarden.store.db import Database, open_database
 
 keys_app = typer.Typer(
     help="Manage API keys (roles: admin, moderator, viewer, ingest).", no_args_is_help=True
 )
 
 
-def _db():  # type: ignore[no-untyped-def]
-    from framewarden.store.db import open_database
+def _db() -> Database:
 
     return open_database(get_settings())
 

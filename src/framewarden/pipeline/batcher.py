@@ -25,7 +25,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from framewarden.media.frame import Frame
 from framewarden.result import ModerationResult
@@ -41,7 +41,7 @@ class FrameModerator(Protocol):
     def moderate_frames(self, frames: Sequence[Frame]) -> list[ModerationResult]: ...
 
 
-def _samples() -> collections.deque:  # type: ignore[type-arg]
+def _samples() -> collections.deque[Any]:
     return collections.deque(maxlen=_LATENCY_SAMPLES)
 
 

@@ -103,7 +103,7 @@ class ChannelManager:
         check_channel_name(name)
         check_source(source, self.settings)
         if controller is None or not hasattr(controller, "stop"):
-            controller = build_controller(controller, source=source)  # type: ignore[arg-type]
+            controller = build_controller(controller, source=source)
         with self._lock:
             if name in self._channels:
                 raise DuplicateChannelError(f"channel {name!r} already exists")

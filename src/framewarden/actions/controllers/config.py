@@ -34,9 +34,7 @@ class NginxRtmpConfig(_Base):
     app: str = Field("", description="RTMP application (template); empty = parsed from the source URL.")
     stream: str = Field("", description="Stream name (template, e.g. {channel}); empty = from the source.")
     timeout_s: float = Field(5.0, gt=0, description="HTTP timeout in seconds.")
-    require_dropped: bool = Field(
-        True, description="Fail when nginx reports that no publisher was dropped."
-    )
+    require_dropped: bool = Field(True, description="Fail when nginx reports that no publisher was dropped.")
 
 
 class HttpConfig(_Base):
