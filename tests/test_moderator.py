@@ -199,3 +199,28 @@ def test_min_confidence_applies_to_labels_tags_and_detections(fake_backend: None
     assert [lab.name for lab in lowered.labels] == ["Explicit", "Explicit Nudity", "Exposed Female Nipple"]
     assert [t.name for t in lowered.tags] == ["Face Male"]
     assert len(lowered.detection_dicts()) == 2
+
+
+def test_moderate_many_matches_one_by_one_and_keeps_order() -> None:
+    from framewarden.errors import InputError
+    from framewarden.moderator import Moderator
+    from tests.conftest import BROKEN, IMAGES
+
+    inputs = [
+        str(IMAGES / "astronaut.png"),
+        str(BROKEN / "zero_bytes_result.webm"),
+        str(IMAGES / "chelsea.png"),
+        "https://example.invalid/x.jpg",
+        str(IMAGES / "newtonscradle.gif"),
+        str(IMAGES / "coins.png"),
+    ]
+    moderator = Moderator(["nudenet"], min_confidence=0)
+    got = list(moderator.moderate_many(inputs, batch_size=2, decode_workers=2))
+    assert [name for name, _ in got] == inputs
+    assert isinstance(got[1][1], InputError) and "empty" in str(got[1][1])
+    assert isinstance(got[3][1], InputError) and "URL" in str(got[3][1])
+    for name, result in got:
+        if isinstance(result, InputError):
+            continue
+        single = moderator.moderate_image(name)
+        assert result.to_dict()["Detections"] == single.to_dict()["Detections"], name

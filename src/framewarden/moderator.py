@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from framewarden.analyzers.base import Analyzer, AnalyzerConfig, SharedAnalyzers, config_for
 from framewarden.config import Settings, get_settings
+from framewarden.errors import InputError
 from framewarden.media.frame import Frame
-from framewarden.media.image import ImageInput, load_image
+from framewarden.media.image import ImageInput, LoadedImage, load_image
 from framewarden.result import ModerationResult, merge_detections
 
 
@@ -98,6 +101,60 @@ class Moderator:
             )
             for frame, dets in zip(frames, merged, strict=True)
         ]
+
+    def moderate_many(
+        self, inputs: Iterable[ImageInput], *, batch_size: int = 8, decode_workers: int = 2
+    ) -> Iterator[tuple[str, ModerationResult | InputError]]:
+        """Moderate many images: decoding overlaps inference, which runs in micro-batches.
+
+        Yields ``(source, result or InputError)`` in input order; a bad input
+        never stops the others.  Throughput, not latency: use it for folders.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        limit = self.settings.max_image_pixels
+
+        def decode(item: ImageInput) -> tuple[str, LoadedImage | InputError, float]:
+            name = str(item) if isinstance(item, (str, Path)) else "<bytes>"
+            started = time.perf_counter()
+            if isinstance(item, str) and "://" in item:
+                return name, InputError(name, "URLs are not supported; download the image first"), started
+            try:
+                return name, load_image(item, source=name, max_pixels=limit), started
+            except InputError as exc:
+                return name, exc, started
+
+        with ThreadPoolExecutor(max_workers=decode_workers, thread_name_prefix="fw-decode") as pool:
+            # A bounded window of decodes in flight keeps memory flat on huge folders.
+            pending: deque[Future[tuple[str, LoadedImage | InputError, float]]] = deque()
+            items = iter(inputs)
+            window = batch_size * 2
+            for item in items:
+                pending.append(pool.submit(decode, item))
+                if len(pending) >= window:
+                    break
+            while pending:
+                batch: list[tuple[str, LoadedImage | InputError, float]] = []
+                while pending and len(batch) < batch_size:
+                    batch.append(pending.popleft().result())
+                    nxt = next(items, None)
+                    if nxt is not None:
+                        pending.append(pool.submit(decode, nxt))
+                yield from self._moderate_decoded(batch)
+
+    def _moderate_decoded(
+        self, batch: list[tuple[str, LoadedImage | InputError, float]]
+    ) -> Iterator[tuple[str, ModerationResult | InputError]]:
+        good = [(name, img, t0) for name, img, t0 in batch if isinstance(img, LoadedImage)]
+        frames = [Frame(channel=name, seq=0, pts_ms=0.0, image=img.rgb) for name, img, _ in good]
+        results = iter(self.moderate_frames(frames))
+        for name, img, t0 in batch:
+            if isinstance(img, InputError):
+                yield name, img
+            else:
+                result = next(results)
+                result.timings_ms["total"] = (time.perf_counter() - t0) * 1000
+                yield name, result
 
     def close(self) -> None:
         """Analyzers are shared; closing a Moderator releases nothing early."""

@@ -54,12 +54,10 @@ def moderate(
         _usage(str(exc))
 
     failed = 0
-    for source in walk_inputs(paths, IMAGE_SUFFIXES):
-        try:
-            result = _moderate_one(moderator, source)
-        except (FramewardenError, OSError) as exc:
+    for source, result in moderator.moderate_many(walk_inputs(paths, IMAGE_SUFFIXES)):
+        if isinstance(result, Exception):
             failed += 1
-            _report_error(source, exc, as_json)
+            _report_error(source, result, as_json)
             continue
         if as_json:
             typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
@@ -67,12 +65,6 @@ def moderate(
             out.print(render(result))
     if failed:
         raise typer.Exit(EXIT_INPUT_ERROR)
-
-
-def _moderate_one(moderator: Moderator, source: str) -> ModerationResult:
-    if "://" in source:
-        raise InputError(source, "URLs are not supported here; download the image first")
-    return moderator.moderate_image(source)
 
 
 def _usage(message: str) -> NoReturn:
