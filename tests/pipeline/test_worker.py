@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from framewarden.actions.controllers import NginxRtmpConfig, NullController
+from framewarden.actions.controllers import ControllerError, NginxRtmpConfig, NullController
 from framewarden.analyzers.base import AnalyzerConfig
 from framewarden.errors import SourceTimeoutError
 from framewarden.events import Event, EventBus
@@ -129,10 +129,12 @@ class Recorder:
 
     def __init__(self) -> None:
         self.alerts: list[Verdict] = []
+        self.stopped: list[bool | None] = []
         self.notified: list[Verdict] = []
 
-    def raise_alert(self, verdict: Verdict, record: FrameRecord) -> None:
+    def raise_alert(self, verdict: Verdict, record: FrameRecord, stopped: bool | None = None) -> None:
         self.alerts.append(verdict)
+        self.stopped.append(stopped)
 
     def notify(self, verdict: Verdict, record: FrameRecord) -> None:
         self.notified.append(verdict)
@@ -274,6 +276,38 @@ def test_auto_stop_calls_the_controller_after_k_of_n(
     assert controller.stops == ["cam"]
     assert len(recorder.alerts) == len(recorder.notified) == frames_until_stop
     assert recorder.alerts[-1].stops_stream and not any(v.stops_stream for v in recorder.alerts[:-1])
+
+
+class _Refusing:
+    kind = "http"
+
+    def stop(self, channel: str) -> None:
+        raise ControllerError(channel, "server said 500")
+
+
+class _Working:
+    kind = "http"
+
+    def stop(self, channel: str) -> None:
+        """The streaming server accepted."""
+
+
+@pytest.mark.parametrize(
+    ("controller", "stopped"),
+    [(_Working(), True), (_Refusing(), False), (NullController(), False)],
+    ids=["stopped", "refused", "null-cannot-stop"],
+)
+def test_alert_is_told_whether_the_stream_really_stopped(
+    make_context: Any, controller: Any, stopped: bool
+) -> None:
+    """The stop happens before the alert is recorded, so the alert tells the truth (the AWS sample did not)."""
+    recorder = Recorder()
+    ctx = make_context(FlagAllConfig(), opener=Opener(ScriptedSource(distinct_images(2))), alerts=recorder)
+    worker = ChannelWorker(cam_spec(make_rule(auto_stop_window={"k": 1, "n": 1}), controller=controller), ctx)
+    outcome = run(worker)
+    assert outcome.end is SessionEnd.AUTO_STOPPED
+    assert recorder.stopped == [stopped]
+    assert ("stream controller failed" in outcome.reason) is isinstance(controller, _Refusing)
 
 
 def test_alert_only_rule_never_stops(make_context: Any) -> None:

@@ -73,8 +73,8 @@ class ServiceAlertSink:
         self.service = service
         self.last_alert_ids: dict[str, int] = {}
 
-    def raise_alert(self, verdict: Verdict, record: FrameRecord) -> None:
-        alert = self.service.record(verdict, evidence_key=record.evidence_key or None)
+    def raise_alert(self, verdict: Verdict, record: FrameRecord, stopped: bool | None = None) -> None:
+        alert = self.service.record(verdict, evidence_key=record.evidence_key or None, stopped=stopped)
         if alert is not None:
             self.last_alert_ids[verdict.channel] = alert.id
 

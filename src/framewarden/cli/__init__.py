@@ -9,12 +9,13 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
+import sys
 
 import typer
 
 from framewarden import __version__
 
-app = typer.Typer(
+_app = typer.Typer(
     name="framewarden",
     help="Self-hosted, real-time moderation of live streams, videos and images.",
     no_args_is_help=True,
@@ -29,7 +30,7 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@_app.callback()
 def main(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version."
@@ -40,21 +41,50 @@ def main(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("PIL").setLevel(logging.INFO)  # its chunk-by-chunk debug lines drown ours
 
 
-def _register_commands() -> None:
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        if info.name.startswith("_"):
+def _command_modules() -> list[str]:
+    return sorted(i.name for i in pkgutil.iter_modules(__path__) if not i.name.startswith("_"))
+
+
+_registered: set[str] = set()
+
+
+def _register_commands(only: str | None = None) -> None:
+    """Import command modules (one per command, named after it) and let them register."""
+    for name in [only] if only else _command_modules():
+        if name in _registered:
             continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
+        _registered.add(name)
+        module = importlib.import_module(f"{__name__}.{name}")
         register = getattr(module, "register", None)
         if callable(register):
-            register(app)
+            register(_app)
 
 
-_register_commands()
+def _invoked_command(argv: list[str]) -> str | None:
+    """The command named on the command line, if it is one of ours (else None: load all)."""
+    for arg in argv[1:]:
+        if not arg.startswith("-"):
+            return arg if arg in _command_modules() else None
+    return None
 
 
 def run() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    Only the invoked command's module is imported: a command pays for its own
+    dependencies (SQLAlchemy, OpenCV, PyAV...), not for every other command's,
+    which keeps start-up short for scripted, repeated calls.
+    """
+    _register_commands(_invoked_command(sys.argv))
+    _app()
+
+
+def __getattr__(name: str) -> object:
+    # `from framewarden.cli import app` (tests, embedding) gets every command registered.
+    if name == "app":
+        _register_commands()
+        return _app
+    raise AttributeError(name)

@@ -79,7 +79,9 @@ class ResultSink(Protocol):
 class AlertSink(Protocol):
     """Raises an alert for a flagged verdict (auto-stops included)."""
 
-    def raise_alert(self, verdict: Verdict, record: FrameRecord) -> None: ...
+    def raise_alert(self, verdict: Verdict, record: FrameRecord, stopped: bool | None = None) -> None:
+        """``stopped``: for an auto-stop verdict, whether the stream controller stopped the stream."""
+        ...
 
 
 class Notifier(Protocol):
@@ -100,7 +102,7 @@ class NullResultSink:
 
 
 class NullAlertSink:
-    def raise_alert(self, verdict: Verdict, record: FrameRecord) -> None:
+    def raise_alert(self, verdict: Verdict, record: FrameRecord, stopped: bool | None = None) -> None:
         """No alert store: the "result" event still carries the verdict."""
 
 

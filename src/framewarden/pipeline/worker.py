@@ -386,14 +386,17 @@ class ChannelWorker:
             record = replace(record, evidence_key=key)
         _guarded(name, "results", ctx.results.record, record)
         ctx.events.publish(Event("result", record.to_dict(), channel=name))
+        outcome: SessionOutcome | None = None
+        stopped: bool | None = None
+        if verdict.stops_stream:
+            # Stop first, so the alert records what really happened to the stream.
+            outcome, stopped = self._auto_stop(verdict)
         if verdict.flagged:
             peak = verdict.peak
             ctx.metrics.alerts.labels(name, peak.action.value if peak else "alert").inc()
-            _guarded(name, "alerts", ctx.alerts.raise_alert, verdict, record)
+            _guarded(name, "alerts", ctx.alerts.raise_alert, verdict, record, stopped)
             _guarded(name, "notifier", ctx.notifier.notify, verdict, record)
-        if verdict.stops_stream:
-            return self._auto_stop(verdict)
-        return None
+        return outcome
 
     def _infer(self, future: Future[ModerationResult]) -> ModerationResult:
         try:
@@ -404,7 +407,8 @@ class ChannelWorker:
                 f"channel {self.name}: no inference result after {self.context.inference_timeout_s:g} s"
             ) from None
 
-    def _auto_stop(self, verdict: Any) -> SessionOutcome:
+    def _auto_stop(self, verdict: Any) -> tuple[SessionOutcome, bool]:
+        """Stop the stream at the server; (the outcome, whether the controller succeeded)."""
         peak = verdict.peak
         what = f"{peak.label} {peak.confidence:.0f}%" if peak else "violation"
         reason = f"auto-stop by rule {verdict.rule_id}: {what}"
@@ -412,8 +416,13 @@ class ChannelWorker:
             self.spec.controller.stop(self.name)
         except ControllerError as exc:
             log.error("%s", exc)
-            reason = f"{reason}; stream controller failed: {exc.reason}"
-        return SessionOutcome(SessionEnd.AUTO_STOPPED, reason)
+            return SessionOutcome(
+                SessionEnd.AUTO_STOPPED, f"{reason}; stream controller failed: {exc.reason}"
+            ), False
+        # A controller that cannot reach the streaming server (the null one) stops only our analysis.
+        return SessionOutcome(SessionEnd.AUTO_STOPPED, reason), bool(
+            getattr(self.spec.controller, "can_stop", True)
+        )
 
 
 def _guarded(channel: str, what: str, call: Callable[..., Any], *args: Any) -> Any:

@@ -15,6 +15,7 @@ class NullController:
     """
 
     kind = "null"
+    can_stop = False  # the upstream stream keeps running: an auto-stop alert stays open for a human
 
     def __init__(self) -> None:
         self.stops: list[str] = []  # channels asked to stop, for the dashboard and tests
