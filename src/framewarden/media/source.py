@@ -196,6 +196,11 @@ def _open_options(scheme: str, live: bool, timeout_s: float) -> dict[str, str]:
     if live:
         options["fflags"] = "nobuffer"
         options["flags"] = "low_delay"
+        # FFmpeg's default analysis reads ~5 s of a stream before it opens: every connect and
+        # reconnect of a live channel would wait that long. Half a second (and 512 KiB) is
+        # enough to find an H.264 stream's parameters after its first keyframe.
+        options["analyzeduration"] = "500000"
+        options["probesize"] = str(512 * 1024)
     return options
 
 
