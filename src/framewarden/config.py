@@ -107,6 +107,13 @@ class Settings(BaseSettings):
     alert_escalation_s: float = Field(
         300.0, ge=0, description="Raise an open alert's severity after this many seconds (0 = never)."
     )
+    alert_group_s: float = Field(
+        60.0,
+        ge=0,
+        description="Fold a repeat of an open alert (same channel, same top label) seen within this "
+        "many seconds of its last frame into that alert (occurrences + 1, no new notification) "
+        "instead of opening a new one (0 = never group).",
+    )
     log_level: str = Field("INFO", description="Logging level.")
 
     @field_validator("data_dir")

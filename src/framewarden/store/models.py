@@ -30,6 +30,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -166,6 +167,8 @@ class Alert(Base):
     __table_args__ = (
         Index("ix_alerts_channel_created_at", "channel", "created_at"),
         Index("ix_alerts_status_created_at", "status", "created_at"),
+        # The grouping lookup: the open alert of a channel with a given top label.
+        Index("ix_alerts_channel_status_top_label", "channel", "status", "top_label"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -191,6 +194,9 @@ class Alert(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
     acknowledged_at: Mapped[datetime | None]
     note: Mapped[str | None] = mapped_column(Text)
+    # Grouping: how many flagged frames this alert stands for, and when the latest was seen.
+    occurrences: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    last_seen_at: Mapped[datetime | None]
 
 
 class AlertLabel(Base):
