@@ -46,7 +46,8 @@ def setup(db: Database) -> tuple[AlertService, list[Event], Clock]:
     events: list[Event] = []
     bus.subscribe(events.append)
     clock = Clock()
-    return AlertService(db, bus, escalation_s=300, clock=clock), events, clock
+    # One alert per verdict: these tests are about the lifecycle (grouping: test_alert_grouping.py).
+    return AlertService(db, bus, escalation_s=300, group_s=0, clock=clock), events, clock
 
 
 def test_a_clean_verdict_makes_no_alert(setup: tuple[AlertService, list[Event], Clock], db: Database) -> None:

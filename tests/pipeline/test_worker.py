@@ -300,7 +300,7 @@ class _Working:
 def test_alert_is_told_whether_the_stream_really_stopped(
     make_context: Any, controller: Any, stopped: bool
 ) -> None:
-    """The stop happens before the alert is recorded, so the alert tells the truth (the AWS sample did not)."""
+    """Stop first, then record the alert, so the alert tells the truth (the AWS sample did not)."""
     recorder = Recorder()
     ctx = make_context(FlagAllConfig(), opener=Opener(ScriptedSource(distinct_images(2))), alerts=recorder)
     worker = ChannelWorker(cam_spec(make_rule(auto_stop_window={"k": 1, "n": 1}), controller=controller), ctx)

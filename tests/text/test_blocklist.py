@@ -106,3 +106,24 @@ def test_bad_terms_file(tmp_path: Path, content: str | bytes | None, message: st
     with pytest.raises(ConfigError, match=message) as info:
         parse_terms_file(path)
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "matched"),
+    [
+        ("BANNEDWORDS HERE", "BANNEDWORDS HERE"),  # OCR dropped one space (seen on a real stream)
+        ("BANNED WORDSHERE", "BANNED WORDSHERE"),
+        ("BAN NED WORDS HERE", "BAN NED WORDS HERE"),  # OCR split a word
+        ("banned words here", "banned words here"),
+    ],
+)
+def test_phrase_survives_ocr_spacing(text: str, matched: str) -> None:
+    (match,) = Blocklist([Term("banned words here")]).find(text)
+    assert text[match.start : match.end] == matched
+
+
+@pytest.mark.parametrize(
+    "text", ["banned words", "unbanned words here", "banned wordsy here", "banned sword here"]
+)
+def test_phrase_needs_every_word_whole(text: str) -> None:
+    assert Blocklist([Term("banned words here")]).find(text) == []

@@ -93,7 +93,12 @@ class Runtime:
         self._stops.append(lambda: self.dispatcher.close(10.0))
 
     def start_alerts(self) -> None:
-        self.alerts = AlertService(self.db, self.bus, escalation_s=self.settings.alert_escalation_s)
+        self.alerts = AlertService(
+            self.db,
+            self.bus,
+            escalation_s=self.settings.alert_escalation_s,
+            group_s=self.settings.alert_group_s,
+        )
 
     def start_channels(self) -> None:
         alert_sink = ServiceAlertSink(self.alerts)

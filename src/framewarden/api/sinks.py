@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from framewarden import taxonomy
-from framewarden.actions.alerts import AlertService
+from framewarden.actions.alerts import AlertService, RecordedAlert
 from framewarden.actions.notifiers import Dispatcher, Message
 from framewarden.media.frame import Frame
 from framewarden.pipeline.context import FrameRecord
@@ -67,20 +67,46 @@ class StoreResultSink:
 
 
 class ServiceAlertSink:
-    """Every flagged verdict becomes an alert (auto-stops included)."""
+    """Every flagged verdict becomes an alert or a repeat of an open one (auto-stops included).
+
+    It remembers, per channel, what the latest verdict became, so the
+    :class:`DispatchNotifier` that the worker calls next for the same verdict
+    (same thread, per channel) can tell a new alert from a repeat.
+    """
 
     def __init__(self, service: AlertService) -> None:
         self.service = service
         self.last_alert_ids: dict[str, int] = {}
+        self._last: dict[str, tuple[Verdict, RecordedAlert]] = {}
 
     def raise_alert(self, verdict: Verdict, record: FrameRecord, stopped: bool | None = None) -> None:
-        alert = self.service.record(verdict, evidence_key=record.evidence_key or None, stopped=stopped)
-        if alert is not None:
-            self.last_alert_ids[verdict.channel] = alert.id
+        recorded = self.service.record_verdict(
+            verdict, evidence_key=record.evidence_key or None, stopped=stopped
+        )
+        if recorded is None:
+            self._last.pop(verdict.channel, None)
+            return
+        self.last_alert_ids[verdict.channel] = recorded.alert.id
+        self._last[verdict.channel] = (verdict, recorded)
+
+    def outcome(self, verdict: Verdict) -> RecordedAlert | None:
+        """What :meth:`raise_alert` made of this very verdict; None if it was not (or failed) recorded.
+
+        Matched by identity, not by channel alone: when raising the alert
+        failed, the channel's previous outcome must not be mistaken for this one.
+        """
+        last = self._last.get(verdict.channel)
+        return last[1] if last is not None and last[0] is verdict else None
 
 
 class DispatchNotifier:
-    """Hands flagged verdicts to the notification dispatcher (never blocks)."""
+    """Hands flagged verdicts that opened a new alert to the notification dispatcher (never blocks).
+
+    A repeat folded into an open alert sends nothing: moderators were told when
+    it opened, and escalation re-notifies if it stays open.  A verdict whose
+    alert could not be recorded is still sent (with no alert id): missing a
+    violation is worse than one extra message.
+    """
 
     def __init__(
         self, dispatcher: Dispatcher, alerts: ServiceAlertSink, default_targets: tuple[str, ...] = ()
@@ -93,7 +119,10 @@ class DispatchNotifier:
         targets = verdict.notify or self.default_targets
         if not targets:
             return
-        message = Message.from_verdict(verdict, alert_id=self.alerts.last_alert_ids.get(verdict.channel))
+        recorded = self.alerts.outcome(verdict)
+        if recorded is not None and recorded.repeat:
+            return
+        message = Message.from_verdict(verdict, alert_id=recorded.alert.id if recorded else None)
         self.dispatcher.submit(targets, message)
 
 

@@ -10,15 +10,22 @@ confirmed and dismissed are final.  A transition is one conditional
 moderators (or a moderator and the escalation timer) racing on one alert
 cannot both win, on SQLite and PostgreSQL alike.  Every change appends an
 ``alert_events`` row: who, what, when, why.
+
+Grouping: a violation on screen for a minute is one incident, not sixty.
+:func:`find_groupable_alert` finds the open alert of a channel with the same
+top label seen within a window, and :func:`record_occurrence` folds a repeat
+into it (``occurrences`` + 1 in SQL).  A repeat adds no history entry: the
+history is what people and the system *did*, and stays readable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from framewarden import taxonomy
@@ -69,7 +76,7 @@ def create_alert(
     if status not in STATUSES:
         raise InputError("status", f"{status!r} is not one of {', '.join(STATUSES)}")
     now = at or utcnow()
-    peak = max(violations, key=lambda v: float(v.get("confidence", 0.0)), default=None)
+    peak = peak_violation(violations)
     names = _label_names(str(v["label"]) for v in violations)
     alert = Alert(
         channel=channel,
@@ -89,12 +96,127 @@ def create_alert(
         evidence_key=evidence_key,
         created_at=now,
         updated_at=now,
+        occurrences=1,
+        last_seen_at=now,
     )
     session.add(alert)
     session.flush()
     session.add_all(AlertLabel(alert_id=alert.id, label=name) for name in names)
     add_event(session, alert_id=alert.id, actor=actor, action="created", to_status="open", note=note, at=now)
     return alert
+
+
+def peak_violation(violations: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The violation with the highest confidence: its label is the alert's ``top_label``.
+
+    Shared by :func:`create_alert` and the grouping lookup, so a repeat is matched
+    on exactly the label its alert was filed under.
+    """
+    return max(violations, key=lambda v: float(v.get("confidence", 0.0)), default=None)
+
+
+def lock_channel_alerts(session: Session, *, channel: str) -> None:
+    """Serialize "find an alert to group into, else create one" per channel until commit.
+
+    Without it two PostgreSQL transactions could both find nothing and both
+    open an alert (a row lock cannot lock a row that does not exist yet).  A
+    transaction-scoped advisory lock on a hash of the channel name closes that
+    gap.  SQLite needs nothing: every writing transaction starts with
+    ``BEGIN IMMEDIATE`` and so already holds the database's write lock.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b(f"framewarden.alerts:{channel}".encode(), digest_size=8).digest()
+    session.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest, "big", signed=True))))
+
+
+def find_groupable_alert(session: Session, *, channel: str, top_label: str, since: datetime) -> Alert | None:
+    """The open alert of exactly ``channel`` and ``top_label`` last seen at or after ``since``.
+
+    Old rows have no ``last_seen_at``; their ``created_at`` stands in.  Only
+    "open" alerts qualify: once a moderator (or an auto-stop) has handled an
+    alert, new frames are a new incident.  The row is locked (FOR UPDATE on
+    PostgreSQL) so a moderator's transition cannot slip between this lookup
+    and :func:`record_occurrence`; call :func:`lock_channel_alerts` first when
+    the caller creates an alert if none is found.
+    """
+    seen = func.coalesce(Alert.last_seen_at, Alert.created_at)
+    stmt = (
+        select(Alert)
+        .where(
+            Alert.channel == channel,
+            Alert.status == "open",
+            Alert.top_label == top_label,
+            seen >= since,
+        )
+        .order_by(seen.desc(), Alert.id.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    return session.scalars(stmt).first()
+
+
+def record_occurrence(
+    session: Session,
+    *,
+    alert: Alert,
+    severity: int,
+    violations: Sequence[Mapping[str, Any]],
+    actions: Iterable[str] = (),
+    at: datetime | None = None,
+) -> bool:
+    """Fold one more flagged frame into the open ``alert``; False if it is no longer open.
+
+    ``occurrences``, ``peak_confidence`` and ``severity`` are computed in the
+    UPDATE itself (never from a copy read earlier), so concurrent repeats each
+    count.  Violations merge by label (the highest confidence of each is kept,
+    new labels appended) and new label names, ancestors included, gain their ``alert_labels`` rows
+    so label filters find the alert.  The JSON columns are read-modify-write:
+    they rely on the row lock :func:`find_groupable_alert` took.  No history
+    entry is added; the evidence and frame reference stay those of the first
+    frame, which is what the notification pointed at.
+    """
+    now = at or utcnow()
+    peak = peak_violation(violations)
+    confidence = float(peak.get("confidence", 0.0)) if peak else 0.0
+    severity = max(1, min(MAX_SEVERITY, severity))
+    merged: dict[str, dict[str, Any]] = {str(v["label"]): dict(v) for v in alert.violations}
+    for v in violations:
+        label = str(v["label"])
+        old = merged.get(label)
+        if old is None or float(v.get("confidence", 0.0)) > float(old.get("confidence", 0.0)):
+            merged[label] = dict(v)
+    names = sorted(set(alert.labels) | set(_label_names(merged)))
+    new_names = sorted(set(names) - set(alert.labels))
+    at_now = literal(now, Alert.last_seen_at.type)  # UTCDateTime: stored like every timestamp
+    won = session.execute(
+        update(Alert)
+        .where(Alert.id == alert.id, Alert.status == "open")
+        .values(
+            occurrences=Alert.occurrences + 1,
+            # The latest of the two: concurrent callers may commit slightly out of clock order.
+            last_seen_at=case(
+                (Alert.last_seen_at.is_(None) | (Alert.last_seen_at < at_now), at_now),
+                else_=Alert.last_seen_at,
+            ),
+            updated_at=now,
+            peak_confidence=case(
+                (Alert.peak_confidence < confidence, confidence), else_=Alert.peak_confidence
+            ),
+            severity=case((Alert.severity < severity, severity), else_=Alert.severity),
+            violations=list(merged.values()),  # the first frame's order, new labels after
+            labels=names,
+            actions=sorted(set(alert.actions) | set(actions)),
+        )
+        .returning(Alert.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if not won:
+        return False
+    if new_names:
+        session.execute(insert(AlertLabel), [{"alert_id": alert.id, "label": n} for n in new_names])
+    session.expire(alert)
+    return True
 
 
 def _label_names(labels: Iterable[str]) -> list[str]:

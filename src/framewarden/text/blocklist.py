@@ -5,7 +5,8 @@ then compiled to one pattern per word where each letter may be stretched
 ("fuck" matches "fuuuuck"; "ass" needs two s, so "as" never matches).  A
 term matches only whole tokens (or a run of tokens for a phrase), so a term
 inside a longer word ("ass" in "class", "Scunthorpe") never matches.  The
-same term written without spaces ("badword") or spelled out ("b.a.d w.o.r.d",
+same term written without spaces ("badword"), with its spaces moved or lost
+the way OCR reads captions ("BANNEDWORDS HERE") or spelled out ("b.a.d w.o.r.d",
 "b a d") matches too.
 """
 
@@ -116,8 +117,11 @@ class Blocklist:
 def _spans(term: _Compiled, stream: Sequence[Token]) -> Iterable[tuple[int, int]]:
     k = len(term.words)
     for i, tok in enumerate(stream):
-        if term.joined.fullmatch(tok.key):
-            yield tok.start, tok.end
+        # Whole tokens whose letters, joined, spell the term: "badword", and what OCR makes of
+        # spacing ("BANNEDWORDS HERE", "BAN NED WORDS"). Never part of a token ("class" != "ass").
+        for n in range(1, min(len(stream) - i, k + 2) + 1):
+            if term.joined.fullmatch("".join(t.key for t in stream[i : i + n])):
+                yield tok.start, stream[i + n - 1].end
         if (
             k > 1
             and i + k <= len(stream)
