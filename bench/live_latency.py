@@ -85,6 +85,7 @@ def run_one(
     fps: int,
     duration_s: float,
     analyzers: list[AnalyzerConfig],
+    stagger: bool = False,
 ) -> Row:
     rule = Rule(
         id="bench",
@@ -102,7 +103,12 @@ def run_one(
     )
     names = [f"ch{i:02d}" for i in range(channels)]
     with NginxRtmp(root / f"nginx-{channels}-{gop_s}-{interval_s}") as nginx:
-        publishers = [Publisher(clip, nginx.rtmp_url(n)).start() for n in names]
+        publishers = []
+        for i, n in enumerate(names):
+            if stagger and i:
+                # Independent streams: keyframes spread over one GOP instead of all at the same instant.
+                time.sleep(gop_s / channels)
+            publishers.append(Publisher(clip, nginx.rtmp_url(n)).start())
         try:
             manager = ChannelManager(ctx, rules=[rule], settings=Settings())
             for n in names:
@@ -159,6 +165,12 @@ def main() -> None:
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--size", default="1280x720")
     parser.add_argument("--analyzers", default="", help="Analyzer keys (default: none, pipeline cost only).")
+    parser.add_argument(
+        "--stagger",
+        action="store_true",
+        help="Start publishers spread over one GOP (independent streams) instead of all at once "
+        "(every keyframe in the same instant: the worst case).",
+    )
     args = parser.parse_args()
     width, height = (int(x) for x in args.size.split("x"))
     analyzers: list[AnalyzerConfig] = (
@@ -193,6 +205,7 @@ def main() -> None:
                     fps=args.fps,
                     duration_s=args.duration,
                     analyzers=analyzers,
+                    stagger=args.stagger,
                 )
                 baseline = row.p99_ms if baseline is None else baseline
                 ratio = row.p99_ms / baseline if row.p99_ms and baseline else None

@@ -30,6 +30,7 @@ from framewarden.actions.controllers import ControllerError, NullController, Str
 from framewarden.errors import InputError
 from framewarden.events import Event
 from framewarden.media.frame import Frame
+from framewarden.pipeline.batcher import BatcherClosedError
 from framewarden.pipeline.context import FrameRecord, WorkerContext
 from framewarden.pipeline.dedup import Deduplicator
 from framewarden.result import ModerationResult
@@ -340,7 +341,12 @@ class ChannelWorker:
                 return
             if item is None:
                 return
-            self.process(*item)
+            try:
+                self.process(*item)
+            except BatcherClosedError:  # shutting down past the drain timeout: nothing left to judge with
+                left = len(queue) + 1
+                log.info("channel %s: inference already closed; %d frame(s) not judged", self.name, left)
+                return
 
     # --- one frame -------------------------------------------------------------------
     def process(self, frame: Frame, arrived: float) -> SessionOutcome | None:
