@@ -106,7 +106,8 @@ def run_config(
                         continue
                     except ConnectionClosed:
                         return
-                    arrivals.setdefault(event["channel"], []).append(time.time())
+                    if event.get("kind") == "alert":  # the first message is a "hello"
+                        arrivals.setdefault(event["channel"], []).append(time.time())
 
         listener = threading.Thread(target=listen, daemon=True)
         listener.start()
