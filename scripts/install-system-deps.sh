@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # System packages the tests use: FFmpeg, nginx with the RTMP module,
-# PostgreSQL, Chromium. Installs only what is missing (needs root).
+# PostgreSQL, DejaVu fonts. Installs only what is missing (needs root).
 set -euo pipefail
 need=()
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v nginx >/dev/null || need+=(nginx)
 [ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || need+=(libnginx-mod-rtmp)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
-command -v chromium >/dev/null || need+=(chromium)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing system packages: ${need[*]}"

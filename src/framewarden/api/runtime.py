@@ -186,6 +186,14 @@ class Runtime:
         log.warning("stream stop of channel %s requested by %s", channel, by)
         self.channels.stop_stream(channel)
 
+    def create_key(self, name: str, role: str) -> str:
+        """A new API key (the full key; only its hash is stored)."""
+        from framewarden.store import keys as keys_repo
+
+        with self.db.begin() as session:
+            _, full = keys_repo.create_key(session, name=name, role=role)  # type: ignore[arg-type]
+        return full
+
     def count_keys(self) -> int:
         from framewarden.store import keys as keys_repo
 

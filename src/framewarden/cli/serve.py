@@ -42,10 +42,16 @@ def serve(
     bind_host = host or settings.host
     bind_port = settings.port if port is None else port
     if settings.auth_enabled and runtime.count_keys() == 0:
-        err.print(
-            "[yellow]no API key exists yet:[/] create one with "
-            "[bold]framewarden keys create --role admin[/] (same data directory)"
-        )
+        if demo:
+            key = runtime.create_key("demo-admin", "admin")
+            err.print(f"[green]demo:[/] created an admin API key (shown once): [bold]{key}[/]")
+            err.print(f"  try: curl -H 'Authorization: Bearer {key}' http://{host or settings.host}:"
+                      f"{settings.port if port is None else port}/v1/alerts")  # fmt: skip
+        else:
+            err.print(
+                "[yellow]no API key exists yet:[/] create one with "
+                "[bold]framewarden keys create --role admin[/] (same data directory)"
+            )
     err.print(
         f"framewarden serving on http://{bind_host}:{bind_port} (docs at /docs), data in {settings.data_dir}"
     )
