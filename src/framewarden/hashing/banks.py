@@ -20,7 +20,6 @@ import csv
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +27,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from framewarden import taxonomy
+from framewarden import fsutil, taxonomy
 from framewarden.errors import FramewardenError, InputError
 from framewarden.hashing.pdq import is_pdq_hex, normalize_hex
 
@@ -174,16 +173,7 @@ class BankStore:
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.path(bank.name)
         data = bank.model_dump_json(indent=1).encode()
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{bank.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        fsutil.write_atomic(path, data)
         return path
 
     def add(
