@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -10,40 +12,34 @@ from framewarden.errors import ConfigError, InputError, TooLargeInputError
 from framewarden.pipeline.channels import DuplicateChannelError, UnknownChannelError
 from framewarden.store.errors import ConflictError, NotFoundError
 
+# Starlette picks the handler of the nearest class along an exception's MRO, so a
+# subclass listed here (TooLargeInputError, UnknownChannelError) wins over its base.
+STATUS: dict[type[Exception], int] = {
+    NotFoundError: 404,
+    UnknownChannelError: 404,
+    ConflictError: 409,
+    DuplicateChannelError: 409,
+    TooLargeInputError: 413,
+    InputError: 422,
+    ConfigError: 422,
+}
 
-def _json(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"detail": message}, status_code=status)
+Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]
+
+
+def _answer(status: int) -> Handler:
+    async def handler(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    return handler
+
+
+async def _invalid(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ValidationError)
+    return JSONResponse({"detail": exc.errors(include_url=False, include_context=False)}, status_code=422)
 
 
 def install(app: FastAPI) -> None:
-    @app.exception_handler(NotFoundError)
-    async def _not_found(_: Request, exc: NotFoundError) -> JSONResponse:
-        return _json(404, str(exc))
-
-    @app.exception_handler(UnknownChannelError)
-    async def _unknown_channel(_: Request, exc: UnknownChannelError) -> JSONResponse:
-        return _json(404, str(exc))
-
-    @app.exception_handler(ConflictError)
-    async def _conflict(_: Request, exc: ConflictError) -> JSONResponse:
-        return _json(409, str(exc))
-
-    @app.exception_handler(DuplicateChannelError)
-    async def _duplicate(_: Request, exc: DuplicateChannelError) -> JSONResponse:
-        return _json(409, str(exc))
-
-    @app.exception_handler(TooLargeInputError)
-    async def _too_large(_: Request, exc: TooLargeInputError) -> JSONResponse:
-        return _json(413, str(exc))
-
-    @app.exception_handler(InputError)
-    async def _bad_input(_: Request, exc: InputError) -> JSONResponse:
-        return _json(422, str(exc))
-
-    @app.exception_handler(ConfigError)
-    async def _bad_config(_: Request, exc: ConfigError) -> JSONResponse:
-        return _json(422, str(exc))
-
-    @app.exception_handler(ValidationError)
-    async def _invalid(_: Request, exc: ValidationError) -> JSONResponse:
-        return JSONResponse({"detail": exc.errors(include_url=False, include_context=False)}, status_code=422)
+    for kind, status in STATUS.items():
+        app.add_exception_handler(kind, _answer(status))
+    app.add_exception_handler(ValidationError, _invalid)

@@ -9,6 +9,7 @@ evidence store when the server runs.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from framewarden.actions.alerts import AlertService, RecordedAlert
 from framewarden.actions.notifiers import Dispatcher, Message
 from framewarden.media.frame import Frame
 from framewarden.pipeline.context import FrameRecord
+from framewarden.result import ModerationLabel
 from framewarden.rules.verdict import Verdict
 from framewarden.store import results as results_repo
 from framewarden.store.db import Database
@@ -24,22 +26,12 @@ from framewarden.store.db import Database
 log = logging.getLogger(__name__)
 
 
-def rekognition_labels(labels: dict[str, float] | Any) -> list[dict[str, Any]]:
-    """``{name: confidence}`` -> Rekognition-shaped label dicts (tags left out)."""
-    out: list[dict[str, Any]] = []
-    for name, confidence in labels.items():
-        if taxonomy.is_label(name):
-            node = taxonomy.node(name)
-            out.append(
-                {
-                    "Name": name,
-                    "ParentName": node.parent,
-                    "TaxonomyLevel": node.level,
-                    "Confidence": round(float(confidence), 3),
-                }
-            )
-    out.sort(key=lambda d: (int(d["TaxonomyLevel"]), -float(d["Confidence"]), str(d["Name"])))
-    return out
+def rekognition_labels(labels: Mapping[str, float]) -> list[dict[str, Any]]:
+    """``{name: confidence}`` (ancestors included) -> Rekognition-shaped label dicts, tags left out."""
+    nodes = [taxonomy.node(name) for name in labels if taxonomy.is_label(name)]
+    found = [ModerationLabel(n.name, n.parent, n.level, float(labels[n.name])) for n in nodes]
+    found.sort(key=lambda lab: (lab.taxonomy_level, -lab.confidence, lab.name))  # as result.rollup
+    return [lab.to_rekognition() for lab in found]
 
 
 def _utc(ts: float) -> datetime:

@@ -13,12 +13,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from framewarden.cli._common import err, out, walk_inputs
+from framewarden.cli._common import err, out
+from framewarden.cli.hash import hash_paths
 from framewarden.config import get_settings
-from framewarden.errors import FramewardenError, InputError
+from framewarden.errors import FramewardenError
 from framewarden.hashing.banks import BankEntry, BankStore, check_bank_name, check_label, read_hashes_file
-from framewarden.hashing.pdq import DEFAULT_MIN_QUALITY, hash_image
-from framewarden.media.image import IMAGE_SUFFIXES
+from framewarden.hashing.pdq import DEFAULT_MIN_QUALITY
 
 banks_app = typer.Typer(help="Hash banks: lists of PDQ hashes of known content.", no_args_is_help=True)
 
@@ -33,15 +33,11 @@ def _fail(message: object) -> typer.Exit:
 
 
 def _entries_from_images(paths: list[str]) -> tuple[list[BankEntry], int]:
-    settings = get_settings()
     entries: list[BankEntry] = []
     failed = 0
-    for source in walk_inputs(paths, accept=IMAGE_SUFFIXES):
-        try:
-            result = hash_image(source, max_pixels=settings.max_image_pixels)
-        except InputError as exc:
+    for source, result in hash_paths(paths):
+        if result is None:
             failed += 1
-            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
             continue
         if result.quality < DEFAULT_MIN_QUALITY:
             err.print(

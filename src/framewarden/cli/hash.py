@@ -8,6 +8,7 @@ hashers, so they can be exchanged with ThreatExchange / HMA users.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -15,8 +16,19 @@ import typer
 from framewarden.cli._common import err, walk_inputs
 from framewarden.config import get_settings
 from framewarden.errors import InputError
-from framewarden.hashing.pdq import hash_image
+from framewarden.hashing.pdq import PdqHash, hash_image
 from framewarden.media.image import IMAGE_SUFFIXES
+
+
+def hash_paths(paths: list[str]) -> Iterator[tuple[str, PdqHash | None]]:
+    """Each image's PDQ hash (folders walked); a bad file gets its one-line error on stderr and None."""
+    settings = get_settings()
+    for source in walk_inputs(paths, accept=IMAGE_SUFFIXES):
+        try:
+            yield source, hash_image(source, max_pixels=settings.max_image_pixels)
+        except InputError as exc:
+            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            yield source, None
 
 
 def hash_command(
@@ -26,14 +38,10 @@ def hash_command(
     ] = False,
 ) -> None:
     """Print the PDQ hash (64 hex) and quality (0-100) of each image."""
-    settings = get_settings()
     failed = 0
-    for source in walk_inputs(paths, accept=IMAGE_SUFFIXES):
-        try:
-            result = hash_image(source, max_pixels=settings.max_image_pixels)
-        except InputError as exc:
+    for source, result in hash_paths(paths):
+        if result is None:
             failed += 1
-            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
             continue
         if as_json:
             typer.echo(json.dumps({"Source": source, "PDQ": result.hex, "Quality": result.quality}))
