@@ -78,7 +78,9 @@ class Runtime:
 
     def start_analyzers(self) -> None:
         self.moderator = Moderator(settings=self.settings)
-        self.batcher = InferenceBatcher(self.moderator, max_batch=8, max_wait_ms=2.0)
+        self.batcher = InferenceBatcher(
+            self.moderator, max_batch=8, max_wait_ms=2.0, max_queue=self.settings.inference_queue_size
+        )
         self.batcher.start()
         self.image_rate_limiter = RateLimiter(self.settings.image_rate_limit_per_minute)
         self._stops.append(lambda: self.batcher.close(10.0))
@@ -170,14 +172,34 @@ class Runtime:
                 log.error("channel %s not restored: %s", name, exc)
 
     # --- actions the API asks for ------------------------------------------------------
-    def moderate_bytes(self, data: bytes, source: str) -> ModerationResult:
-        """One pushed image through the shared batcher (one inference thread for everything)."""
+    def image_frame(self, data: bytes, source: str) -> Frame:
+        """Decode one pushed image into a frame of its own (typed errors for bad bytes)."""
         image = load_image(data, source=source, max_pixels=self.settings.max_image_pixels)
         # A unique channel per image: per-channel analyzer state (OCR interval) must not carry over.
-        frame = Frame(
+        return Frame(
             channel=f"image:{uuid.uuid4().hex}", seq=0, pts_ms=0.0, image=image.rgb, captured_at=time.time()
         )
-        result = self.batcher.submit(frame).result(timeout=120)
+
+    def moderate_bytes(self, data: bytes, source: str) -> ModerationResult:
+        """One pushed image through the shared batcher (one inference thread for everything).
+
+        Never waits for room: a full queue or a result later than
+        ``image_timeout_s`` raises :class:`InferenceSaturatedError`, and a
+        frame that timed out is cancelled in the queue.
+        """
+        from concurrent.futures import TimeoutError as FutureTimeout
+
+        from framewarden.pipeline.batcher import InferenceSaturatedError
+
+        future = self.batcher.submit(self.image_frame(data, source), block=False)
+        try:
+            result = future.result(timeout=self.settings.image_timeout_s)
+        except FutureTimeout:
+            future.cancel()
+            raise InferenceSaturatedError(
+                f"no inference result within {self.settings.image_timeout_s:g} s",
+                self.batcher.retry_after_s(),
+            ) from None
         result.source = source
         return result
 

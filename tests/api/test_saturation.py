@@ -1,0 +1,91 @@
+"""A saturated model answers 503 + Retry-After quickly, cancels timed-out frames, and recovers."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from framewarden.api.runtime import Runtime
+from framewarden.media.frame import Frame
+from framewarden.pipeline.batcher import InferenceBatcher
+from framewarden.result import ModerationResult
+from tests.api.conftest import auth
+
+
+class GatedModerator:
+    """The real moderator behind a gate the test opens; remembers which images it saw."""
+
+    def __init__(self, real: object) -> None:
+        self.real = real
+        self.gate = threading.Event()
+        self.seen: list[str] = []
+
+    def moderate_frames(self, frames: Sequence[Frame]) -> list[ModerationResult]:
+        self.gate.wait(10)
+        self.seen.extend(f.channel for f in frames)
+        return self.real.moderate_frames(frames)  # type: ignore[attr-defined,no-any-return]
+
+
+@pytest.fixture
+def gated(runtime: Runtime) -> Iterator[GatedModerator]:
+    moderator = GatedModerator(runtime.moderator)
+    original = runtime.batcher
+    runtime.batcher = InferenceBatcher(moderator, max_batch=1, max_queue=2).start()
+    runtime.settings.image_timeout_s = 0.3
+    yield moderator
+    moderator.gate.set()
+    runtime.batcher.close(5)
+    runtime.batcher = original
+
+
+def _png() -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _wait(cond: object, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond() and time.monotonic() < deadline:  # type: ignore[operator]
+        time.sleep(0.005)
+
+
+def test_saturated_answers_503_then_recovers(
+    client: TestClient, keys: dict[str, str], runtime: Runtime, gated: GatedModerator
+) -> None:
+    frame = runtime.image_frame(_png(), "held")
+    held = [runtime.batcher.submit(frame), runtime.batcher.submit(frame)]  # queue full, model stuck
+    t0 = time.perf_counter()
+    r = client.post("/v1/images:moderate", content=_png(), headers=auth(keys["ingest"]))
+    assert r.status_code == 503, r.text
+    assert time.perf_counter() - t0 < 0.25, "a full queue must answer at once, not after the timeout"
+    assert int(r.headers["Retry-After"]) >= 1
+    assert "saturated" in r.json()["detail"]
+    gated.gate.set()
+    for fut in held:
+        fut.result(10)
+    ok = client.post("/v1/images:moderate", content=_png(), headers=auth(keys["ingest"]))
+    assert ok.status_code == 200, ok.text
+
+
+def test_timed_out_request_is_503_and_its_frame_is_cancelled(
+    client: TestClient, keys: dict[str, str], runtime: Runtime, gated: GatedModerator
+) -> None:
+    first = runtime.batcher.submit(runtime.image_frame(_png(), "first"))
+    _wait(first.running)  # the inference thread is stuck on it
+    r = client.post("/v1/images:moderate", content=_png(), headers=auth(keys["ingest"]))
+    assert r.status_code == 503, r.text
+    assert "within" in r.json()["detail"]
+    assert "Retry-After" in r.headers
+    _wait(lambda: runtime.batcher.pending == 1)
+    assert runtime.batcher.pending == 1, "the timed-out frame still holds a place in the queue"
+    gated.gate.set()
+    first.result(10)
+    assert len(gated.seen) == 1, "the timed-out frame was inferred anyway"
