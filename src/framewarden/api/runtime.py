@@ -54,6 +54,7 @@ class Runtime:
     _stops: list[Callable[[], Any]] = field(default_factory=list, init=False)
     _escalation_stop: threading.Event = field(default_factory=threading.Event, init=False)
     _rules_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _retention_stop: threading.Event = field(default_factory=threading.Event, init=False)
 
     # --- start-up, in order -------------------------------------------------------
     def start(self) -> Runtime:
@@ -66,6 +67,7 @@ class Runtime:
         self.start_alerts()
         self.start_channels()
         self.start_escalation()
+        self.start_retention()
         log.info("framewarden runtime started (data dir %s)", self.settings.data_dir)
         return self
 
@@ -129,6 +131,26 @@ class Runtime:
         )
         thread.start()
         self._stops.append(self._escalation_stop.set)
+
+    def start_retention(self) -> None:
+        """Prune old results, notifications and resolved alerts every ``retention_interval_s``."""
+        if self.settings.retention_interval_s <= 0:
+            return
+        thread = threading.Thread(target=self._retention_loop, name="fw-retention", daemon=True)
+        thread.start()
+        self._stops.append(self._retention_stop.set)
+
+    def _retention_loop(self) -> None:
+        from framewarden.store.retention import RetentionPolicy, prune
+
+        policy = RetentionPolicy.from_settings(self.settings)
+        while True:  # first pass at start: a server that was down for a while catches up
+            try:
+                prune(self.db, policy)
+            except Exception:
+                log.exception("retention pass failed")
+            if self._retention_stop.wait(self.settings.retention_interval_s):
+                return
 
     # --- shut-down ------------------------------------------------------------------
     def stop(self) -> None:

@@ -169,7 +169,9 @@ class InferenceBatcher:
         per_batch_s = (sum(recent) / len(recent) / 1000.0) if recent else 0.1
         return max(1.0, (self._pending / self.max_batch + 1) * per_batch_s)
 
-    def submit(self, frame: Frame, *, block: bool = True, timeout: float | None = None) -> Future[ModerationResult]:
+    def submit(
+        self, frame: Frame, *, block: bool = True, timeout: float | None = None
+    ) -> Future[ModerationResult]:
         """Queue ``frame``; thread-safe.  The future holds its result.
 
         When ``max_queue`` frames are pending, wait for room (``block``, at most
