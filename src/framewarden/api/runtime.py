@@ -282,9 +282,14 @@ class Runtime:
             from framewarden.actions.evidence import EvidenceStore
         except ImportError:  # pragma: no cover - evidence store not installed
             return NullEvidenceSink()
-        return StoreEvidenceSink(
-            EvidenceStore.from_settings(self.settings), keep_clean=self.settings.evidence_keep_clean
-        )
+        from framewarden.actions.evidence_queue import EvidenceUploader
+
+        # Uploads run on their own thread, off the channels' frame path.
+        uploader = EvidenceUploader(
+            EvidenceStore.from_settings(self.settings), max_queue=self.settings.evidence_queue_size
+        ).start()
+        self._stops.append(lambda: uploader.close(10.0))
+        return StoreEvidenceSink(uploader, keep_clean=self.settings.evidence_keep_clean)
 
 
 DEMO_PHRASE = "forbidden demo phrase"
