@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from framewarden.api.admission import Admission
 from framewarden.api.runtime import Runtime
 from framewarden.media.frame import Frame
 from framewarden.pipeline.batcher import InferenceBatcher
@@ -60,12 +61,14 @@ def _wait(cond: object, timeout: float = 5.0) -> None:
 def test_saturated_answers_503_then_recovers(
     client: TestClient, keys: dict[str, str], runtime: Runtime, gated: GatedModerator
 ) -> None:
+    runtime.settings.image_timeout_s = 60.0  # waiting for it instead of refusing would show
     frame = runtime.image_frame(_png(), "held")
     held = [runtime.batcher.submit(frame), runtime.batcher.submit(frame)]  # queue full, model stuck
     t0 = time.perf_counter()
     r = client.post("/v1/images:moderate", content=_png(), headers=auth(keys["ingest"]))
     assert r.status_code == 503, r.text
-    assert time.perf_counter() - t0 < 0.25, "a full queue must answer at once, not after the timeout"
+    assert time.perf_counter() - t0 < 20, "a full queue must answer at once, not after the timeout"
+    assert "queue full" in r.json()["detail"]
     assert int(r.headers["Retry-After"]) >= 1
     assert "saturated" in r.json()["detail"]
     gated.gate.set()
@@ -89,3 +92,18 @@ def test_timed_out_request_is_503_and_its_frame_is_cancelled(
     gated.gate.set()
     first.result(10)
     assert len(gated.seen) == 1, "the timed-out frame was inferred anyway"
+
+
+def test_refused_at_the_door_when_too_many_images_are_in_flight(
+    client: TestClient, keys: dict[str, str], runtime: Runtime
+) -> None:
+    runtime.image_admission = Admission(1)
+    assert runtime.image_admission.try_enter()  # one image in flight already
+    r = client.post("/v1/images:moderate", content=b"not even an image", headers=auth(keys["ingest"]))
+    assert r.status_code == 503 and "in flight" in r.json()["detail"], r.text  # the body was never decoded
+    assert int(r.headers["Retry-After"]) >= 1
+    runtime.image_admission.leave()
+    assert client.post("/v1/images:moderate", content=_png(), headers=auth(keys["ingest"])).status_code == 200
+    bad = client.post("/v1/images:moderate", content=b"junk", headers=auth(keys["ingest"]))
+    assert bad.status_code == 422
+    assert runtime.image_admission.in_flight == 0, "a failed request must give its place back"

@@ -18,6 +18,7 @@ from typing import Any
 
 from framewarden.actions.alerts import AlertService, alert_payload
 from framewarden.actions.notifiers import Dispatcher, Message, build_notifiers, parse_target
+from framewarden.api.admission import Admission
 from framewarden.api.auth import RateLimiter
 from framewarden.api.sinks import DispatchNotifier, ServiceAlertSink, StoreEvidenceSink, StoreResultSink
 from framewarden.config import Settings, get_settings
@@ -51,6 +52,7 @@ class Runtime:
     alerts: AlertService = field(init=False)
     channels: ChannelManager = field(init=False)
     image_rate_limiter: RateLimiter = field(init=False)
+    image_admission: Admission = field(init=False)
     _stops: list[Callable[[], Any]] = field(default_factory=list, init=False)
     _escalation_stop: threading.Event = field(default_factory=threading.Event, init=False)
     _rules_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -85,6 +87,7 @@ class Runtime:
         )
         self.batcher.start()
         self.image_rate_limiter = RateLimiter(self.settings.image_rate_limit_per_minute)
+        self.image_admission = Admission(self.settings.inference_queue_size)
         self._stops.append(lambda: self.batcher.close(10.0))
 
     def start_notifications(self) -> None:

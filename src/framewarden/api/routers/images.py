@@ -66,21 +66,29 @@ async def moderate_image(
             "rate limit exceeded for this key",
             headers={"Retry-After": str(max(1, int(retry_after + 0.999)))},
         )
-    data, name = await _read_limited(request, runtime.settings.max_upload_bytes)
-    frame = await run_in_threadpool(runtime.image_frame, data, name)
+    if not runtime.image_admission.try_enter():  # refused before the body is read or decoded
+        raise _saturated(f"{runtime.image_admission.limit} images in flight", runtime.batcher.retry_after_s())
     try:
+        data, name = await _read_limited(request, runtime.settings.max_upload_bytes)
+        frame = await run_in_threadpool(runtime.image_frame, data, name)
         result = await _infer(runtime, frame)
     except InferenceSaturatedError as exc:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            f"inference is saturated: {exc}",
-            headers={"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))},
-        ) from None
+        raise _saturated(str(exc), exc.retry_after_s) from None
+    finally:
+        runtime.image_admission.leave()
     result.source = name
     if min_confidence is not None:
         result = result.with_min_confidence(min_confidence)
     body = result.to_dict()
     return {**result.to_rekognition(), "Tags": body["Tags"], "Detections": body["Detections"]}
+
+
+def _saturated(why: str, retry_after_s: float) -> HTTPException:
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        f"inference is saturated: {why}",
+        headers={"Retry-After": str(max(1, math.ceil(retry_after_s)))},
+    )
 
 
 async def _infer(runtime: Runtime, frame: Frame) -> ModerationResult:
