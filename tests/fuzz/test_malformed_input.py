@@ -26,7 +26,7 @@ from framewarden.rules.models import Rule
 from framewarden.rules.yaml_io import dump_rules, load_rules
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # PIL's notes on corrupt EXIF
-FUZZ = settings(max_examples=250, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _encoded(fmt: str) -> bytes:
