@@ -63,7 +63,7 @@ def test_slow_store_never_blocks_keep(tmp_path: Path, metrics: EvidenceMetrics) 
     up = EvidenceUploader(EvidenceStore(store), max_queue=2, metrics=metrics).start()
     t0 = time.perf_counter()
     keys = [_keep(up) for _ in range(6)]  # 1 taken by the (stuck) thread, 2 queued, the rest dropped
-    assert time.perf_counter() - t0 < 0.5, "keep() waited for the store"
+    assert time.perf_counter() - t0 < 5, "keep() waited for the store (stuck for 10 s)"
     kept = [k for k in keys if k]
     assert 2 <= len(kept) <= 3 and keys[0] is not None
     assert metrics.value("dropped") == 6 - len(kept)

@@ -176,7 +176,7 @@ def test_full_queue_refuses_without_blocking() -> None:
         t0 = time.perf_counter()
         with pytest.raises(InferenceSaturatedError) as info:
             batcher.submit(_frame("b", 0), block=False)
-        assert time.perf_counter() - t0 < 0.5
+        assert time.perf_counter() - t0 < 4  # blocking would wait for the gate (5 s)
         assert info.value.retry_after_s >= 1.0
         with pytest.raises(InferenceSaturatedError):
             batcher.submit(_frame("b", 1), timeout=0.05)
