@@ -15,7 +15,7 @@ from PIL import Image
 from framewarden.api.admission import Admission
 from framewarden.api.runtime import Runtime
 from framewarden.media.frame import Frame
-from framewarden.pipeline.batcher import InferenceBatcher
+from framewarden.pipeline.batcher import InferenceBatcher, InferenceSaturatedError
 from framewarden.result import ModerationResult
 from tests.api.conftest import auth
 
@@ -107,3 +107,22 @@ def test_refused_at_the_door_when_too_many_images_are_in_flight(
     bad = client.post("/v1/images:moderate", content=b"junk", headers=auth(keys["ingest"]))
     assert bad.status_code == 422
     assert runtime.image_admission.in_flight == 0, "a failed request must give its place back"
+
+
+def test_saturation_from_any_route_is_a_503() -> None:
+    """Any caller of moderate_bytes (e.g. the Rekognition endpoint) gets 503, not 500."""
+    from fastapi import FastAPI
+
+    from framewarden.api import admission
+
+    app = FastAPI()
+    admission.install(app)
+
+    @app.get("/probe")
+    def probe() -> dict[str, str]:
+        raise InferenceSaturatedError("queue full (2 frames)", 2.5)
+
+    with TestClient(app) as c:
+        r = c.get("/probe")
+    assert r.status_code == 503 and r.headers["Retry-After"] == "3"
+    assert r.json() == {"detail": "inference is saturated: queue full (2 frames)"}

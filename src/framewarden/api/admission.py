@@ -5,11 +5,34 @@ body, not decoding it, not a thread.  :class:`Admission` counts the image
 requests in flight (reading, decoding, queued or in inference); past its
 limit a new one is refused before its body is read, so refusals stay fast
 however hard the server is pushed, and the work in flight is bounded.
+
+:func:`install` maps :class:`InferenceSaturatedError` to ``503`` with
+``Retry-After`` for every route (the image route, and any other caller of
+``Runtime.moderate_bytes``), so saturation is never a 500.
 """
 
 from __future__ import annotations
 
+import math
 import threading
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from framewarden.pipeline.batcher import InferenceSaturatedError
+
+
+async def _saturated(_: Request, exc: Exception) -> JSONResponse:
+    retry_after = getattr(exc, "retry_after_s", 1.0)
+    return JSONResponse(
+        {"detail": f"inference is saturated: {exc}"},
+        status_code=503,
+        headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(InferenceSaturatedError, _saturated)
 
 
 class Admission:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+import framewarden.api.admission as admission
 import framewarden.api.routers.notifications as notifications_router
 import framewarden.api.storage_errors as storage_errors
 from framewarden import __version__
@@ -24,6 +25,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     errors.install(app)
     storage_errors.install(app)
+    admission.install(app)
     for module in (system, images, channels, rules, alerts, results, events, keys):
         app.include_router(module.router)
     app.include_router(notifications_router.router)
