@@ -61,7 +61,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def test_image(side: int = 640) -> bytes:
+def sample_jpeg(side: int = 640) -> bytes:
     """A JPEG with some structure (gradients and noise), the size of a typical pushed frame."""
     rng = np.random.default_rng(1)
     y, x = np.mgrid[0:side, 0:side]
@@ -131,7 +131,7 @@ def main() -> int:
         f"analyzers = [{analyzers}]\nalert_escalation_s = 0\nretention_interval_s = 0\n"
         f"inference_queue_size = {args.queue}\nimage_rate_limit_per_minute = {args.rate_limit}\n"
     )
-    body = test_image()
+    body = sample_jpeg()
     with tempfile.TemporaryDirectory(prefix="fw-load-") as tmp:
         server = ServeProcess(Path(tmp), toml)
         key = server.create_key("ingest")
