@@ -115,6 +115,30 @@ class Settings(BaseSettings):
         "instead of opening a new one (0 = never group).",
     )
     log_level: str = Field("INFO", description="Logging level.")
+    # --- capacity and retention (bounded queues, bounded storage) ---------
+    inference_queue_size: int = Field(
+        64, gt=0, description="Frames waiting for or in inference; pushed images past it get 503."
+    )
+    image_timeout_s: float = Field(
+        30.0, gt=0, description="A pushed image without a result after this long gets 503 (and is dropped)."
+    )
+    evidence_queue_size: int = Field(
+        64, gt=0, description="Evidence frames waiting for upload; past it frames are dropped and counted."
+    )
+    retention_results_days: float = Field(
+        30.0, ge=0, description="Delete live channels' results older than this many days (0 = keep)."
+    )
+    retention_notifications_days: float = Field(
+        90.0, ge=0, description="Delete notification log entries older than this many days (0 = keep)."
+    )
+    retention_resolved_alerts_days: float = Field(
+        365.0,
+        ge=0,
+        description="Delete confirmed / dismissed alerts last changed this many days ago (0 = keep).",
+    )
+    retention_interval_s: float = Field(
+        3600.0, ge=0, description="How often the server applies retention (0 = never; see `db prune`)."
+    )
 
     @field_validator("data_dir")
     @classmethod

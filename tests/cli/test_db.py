@@ -34,3 +34,25 @@ def test_bad_url_is_one_line_error() -> None:
     assert result.exit_code == 1
     assert "only sqlite and postgresql" in result.output
     assert "Traceback" not in result.output
+
+
+def test_prune_dry_run_then_delete(db_url: str) -> None:
+    from datetime import timedelta
+
+    from framewarden.store import results
+    from framewarden.store.db import connect
+    from framewarden.store.models import utcnow
+
+    database = connect(db_url)
+    with database.begin() as s:
+        results.add_result(s, channel="c", analyzed_at=utcnow() - timedelta(days=10))
+        results.add_result(s, channel="c")
+    database.close()
+    dry = runner.invoke(app, ["db", "prune", "--url", db_url, "--results-days", "5", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "would delete 1 results" in dry.output
+    done = runner.invoke(app, ["db", "prune", "--url", db_url, "--results-days", "5"])
+    assert done.exit_code == 0, done.output
+    assert "deleted 1 results" in done.output
+    again = runner.invoke(app, ["db", "prune", "--url", db_url, "--results-days", "5"])
+    assert "deleted 0 results" in again.output

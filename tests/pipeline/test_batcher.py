@@ -12,7 +12,7 @@ import pytest
 
 from framewarden.analyzers.base import Detection
 from framewarden.media.frame import Frame
-from framewarden.pipeline.batcher import BatcherClosedError, InferenceBatcher
+from framewarden.pipeline.batcher import BatcherClosedError, InferenceBatcher, InferenceSaturatedError
 from framewarden.result import ModerationResult
 
 
@@ -165,3 +165,51 @@ def test_latency_samples_recorded() -> None:
 def test_bad_arguments(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         InferenceBatcher(RecordingModerator(), **kwargs)  # type: ignore[arg-type]
+
+
+def test_full_queue_refuses_without_blocking() -> None:
+    mod = RecordingModerator()
+    mod.gate.clear()  # the inference thread holds the first batch
+    with InferenceBatcher(mod, max_batch=1, max_queue=3) as batcher:
+        held = [batcher.submit(_frame("a", i)) for i in range(3)]
+        assert batcher.pending == 3
+        t0 = time.perf_counter()
+        with pytest.raises(InferenceSaturatedError) as info:
+            batcher.submit(_frame("b", 0), block=False)
+        assert time.perf_counter() - t0 < 4  # blocking would wait for the gate (5 s)
+        assert info.value.retry_after_s >= 1.0
+        with pytest.raises(InferenceSaturatedError):
+            batcher.submit(_frame("b", 1), timeout=0.05)
+        mod.gate.set()
+        assert [f.result(5).source for f in held] == ["a", "a", "a"]
+        assert batcher.submit(_frame("c", 0), block=False).result(5).source == "c"
+    assert batcher.pending == 0
+
+
+def test_cancelled_frame_frees_its_place_and_is_never_inferred() -> None:
+    mod = RecordingModerator()
+    mod.gate.clear()
+    with InferenceBatcher(mod, max_batch=1, max_queue=2) as batcher:
+        first = batcher.submit(_frame("a", 0))
+        deadline = time.monotonic() + 5
+        while not first.running() and time.monotonic() < deadline:
+            time.sleep(0.005)  # wait until the thread has taken it (it is then stuck on the gate)
+        timed_out = batcher.submit(_frame("gone", 1))
+        with pytest.raises(InferenceSaturatedError):
+            batcher.submit(_frame("b", 2), block=False)
+        assert timed_out.cancel()  # what a request that timed out does
+        assert batcher.pending == 1
+        later = batcher.submit(_frame("b", 3), block=False)  # the cancelled frame's place
+        mod.gate.set()
+        assert later.result(5).source == "b"
+        assert first.result(5).source == "a"
+    seen = [c for batch in mod.batches for c, _ in batch]
+    assert "gone" not in seen
+    assert seen == ["a", "b"]
+
+
+def test_blocked_submit_wakes_when_room_frees() -> None:
+    mod = RecordingModerator(delay_s=0.02)
+    with InferenceBatcher(mod, max_batch=2, max_queue=2) as batcher:
+        futures = [batcher.submit(_frame("a", i)) for i in range(10)]  # blocks, never refuses
+        assert [f.result(5).pts_ms for f in futures] == [i * 40.0 for i in range(10)]

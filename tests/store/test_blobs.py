@@ -85,3 +85,22 @@ def test_location_selection(tmp_path: Path, s3_settings: Settings) -> None:
 def test_bad_locations(location: str) -> None:
     with pytest.raises(ConfigError, match="evidence location"):
         open_blob_store(location, Settings())
+
+
+def test_file_put_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write cut short (disk full at fsync) keeps the old blob whole and leaves no temp file."""
+    import os
+
+    from framewarden.store.blobs import FileBlobStore
+
+    store = FileBlobStore(tmp_path)
+    store.put("a/b.jpg", b"old")
+
+    def no_space(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    with pytest.raises(OSError, match="No space"):
+        store.put("a/b.jpg", b"new" * 1000)
+    assert store.get("a/b.jpg") == b"old"
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["b.jpg"]

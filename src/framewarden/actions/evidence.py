@@ -1,5 +1,13 @@
 """Evidence: the frame behind a verdict, kept as JPEG + its result JSON.
 
+This is the one evidence writer of the package: live channels (through
+:class:`~framewarden.actions.evidence_queue.EvidenceUploader`, off the frame
+path) and scans (:mod:`framewarden.jobs.evidence`) both encode with
+:func:`encode_jpeg` and write the pair with :meth:`EvidenceStore.write`.  They
+differ only in the key stem: a live frame's is partitioned by time (below), a
+scan frame's is the input's output stem plus its media time, so a video redone
+after an interrupted scan overwrites its own files.
+
 Moderators need to see what was flagged, and auditors need to see what was
 not; both are sorted apart (``flagged/`` vs ``clean/``, clean only when
 asked) and partitioned by channel and day, so retention can drop old days
@@ -57,6 +65,19 @@ def encode_jpeg(frame_rgb: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def live_meta(
+    stem: str, result_json: dict[str, Any], *, channel: str, flagged: bool, at: datetime | float
+) -> dict[str, Any]:
+    """The JSON kept beside a live frame."""
+    return {
+        "channel": channel,
+        "flagged": flagged,
+        "at": _as_datetime(at).isoformat(),
+        "image": f"{stem}.jpg",
+        "result": result_json,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Pruned:
     kept: int
@@ -73,6 +94,23 @@ class EvidenceStore:
         settings = settings or get_settings()
         return cls(open_blob_store(settings=settings), keep_clean=settings.evidence_keep_clean)
 
+    def plan(self, *, channel: str, flagged: bool, at: datetime | float) -> str | None:
+        """The key stem a live frame gets (no extension), or None for a clean frame not kept."""
+        if not flagged and not self.keep_clean:
+            return None
+        when = _as_datetime(at)
+        folder = "flagged" if flagged else "clean"
+        return (
+            f"{folder}/{safe_channel(channel)}/{when:%Y-%m-%d}/{when:%H%M%S}-{when:%f}-{uuid.uuid4().hex[:8]}"
+        )
+
+    def write(self, stem: str, frame_rgb: np.ndarray, meta: dict[str, Any]) -> str:
+        """``<stem>.jpg`` and ``<stem>.json`` (``meta``); returns the JPEG's key."""
+        key = f"{stem}.jpg"
+        self.blobs.put(key, encode_jpeg(frame_rgb), "image/jpeg")
+        self.blobs.put(f"{stem}.json", json.dumps(meta, default=str).encode(), "application/json")
+        return key
+
     def keep(
         self,
         frame_rgb: np.ndarray,
@@ -82,25 +120,13 @@ class EvidenceStore:
         flagged: bool,
         at: datetime | float,
     ) -> str | None:
-        """Store the frame and its result; the JPEG's key, or None for a clean frame not kept."""
-        if not flagged and not self.keep_clean:
+        """Store the frame and its result now; the JPEG's key, or None for a clean frame not kept."""
+        stem = self.plan(channel=channel, flagged=flagged, at=at)
+        if stem is None:
             return None
-        when = _as_datetime(at)
-        folder = "flagged" if flagged else "clean"
-        stem = (
-            f"{folder}/{safe_channel(channel)}/{when:%Y-%m-%d}/{when:%H%M%S}-{when:%f}-{uuid.uuid4().hex[:8]}"
+        return self.write(
+            stem, frame_rgb, live_meta(stem, result_json, channel=channel, flagged=flagged, at=at)
         )
-        key = f"{stem}.jpg"
-        self.blobs.put(key, encode_jpeg(frame_rgb), "image/jpeg")
-        body = {
-            "channel": channel,
-            "flagged": flagged,
-            "at": when.isoformat(),
-            "image": key,
-            "result": result_json,
-        }
-        self.blobs.put(f"{stem}.json", json.dumps(body, default=str).encode(), "application/json")
-        return key
 
     def apply_retention(
         self, *, now: datetime | float, clean_days: float, flagged_days: float, dry_run: bool = False

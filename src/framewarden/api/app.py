@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+import framewarden.api.admission as admission
+import framewarden.api.routers.notifications as notifications_router
+import framewarden.api.storage_errors as storage_errors
 from framewarden import __version__
 from framewarden.api import errors
 from framewarden.api.routers import alerts, channels, events, images, keys, results, rules, system
@@ -21,6 +24,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     errors.install(app)
+    storage_errors.install(app)
+    admission.install(app)
     for module in (system, images, channels, rules, alerts, results, events, keys):
         app.include_router(module.router)
+    app.include_router(notifications_router.router)
     return app

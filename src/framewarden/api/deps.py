@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Query, Request, status
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from framewarden.api.auth import ANONYMOUS_ADMIN, Principal, presented_key
 from framewarden.api.runtime import Runtime
 from framewarden.store import keys as keys_repo
+
+log = logging.getLogger(__name__)
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -38,15 +42,25 @@ def authenticate(runtime: Runtime, key: str | None) -> Principal:
             "missing API key (send Authorization: Bearer <key>)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    with runtime.db.begin() as session:
-        row = keys_repo.verify_key(session, key=key)
+    # Checking a key only reads; marking it used is a separate, throttled, best-effort
+    # write, so reads keep working when the database cannot write (disk full, locked).
+    with runtime.db.read() as session:
+        row = keys_repo.verify_key(session, key=key, touch=False)
         if row is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
                 "unknown or revoked API key",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        return Principal(row.id, row.name, row.role)
+        principal = Principal(row.id, row.name, row.role)
+        stale = keys_repo.needs_touch(row)
+    if stale:
+        try:
+            with runtime.db.begin() as session:
+                keys_repo.touch_key(session, key_id=principal.key_id)
+        except SQLAlchemyError as exc:
+            log.warning("could not mark API key %s used: %s", principal.key_id, exc.__class__.__name__)
+    return principal
 
 
 def get_principal(

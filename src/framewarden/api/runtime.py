@@ -18,6 +18,7 @@ from typing import Any
 
 from framewarden.actions.alerts import AlertService, alert_payload
 from framewarden.actions.notifiers import Dispatcher, Message, build_notifiers, parse_target
+from framewarden.api.admission import Admission
 from framewarden.api.auth import RateLimiter
 from framewarden.api.sinks import DispatchNotifier, ServiceAlertSink, StoreEvidenceSink, StoreResultSink
 from framewarden.config import Settings, get_settings
@@ -51,9 +52,11 @@ class Runtime:
     alerts: AlertService = field(init=False)
     channels: ChannelManager = field(init=False)
     image_rate_limiter: RateLimiter = field(init=False)
+    image_admission: Admission = field(init=False)
     _stops: list[Callable[[], Any]] = field(default_factory=list, init=False)
     _escalation_stop: threading.Event = field(default_factory=threading.Event, init=False)
     _rules_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _retention_stop: threading.Event = field(default_factory=threading.Event, init=False)
 
     # --- start-up, in order -------------------------------------------------------
     def start(self) -> Runtime:
@@ -66,6 +69,7 @@ class Runtime:
         self.start_alerts()
         self.start_channels()
         self.start_escalation()
+        self.start_retention()
         log.info("framewarden runtime started (data dir %s)", self.settings.data_dir)
         return self
 
@@ -78,9 +82,12 @@ class Runtime:
 
     def start_analyzers(self) -> None:
         self.moderator = Moderator(settings=self.settings)
-        self.batcher = InferenceBatcher(self.moderator, max_batch=8, max_wait_ms=2.0)
+        self.batcher = InferenceBatcher(
+            self.moderator, max_batch=8, max_wait_ms=2.0, max_queue=self.settings.inference_queue_size
+        )
         self.batcher.start()
         self.image_rate_limiter = RateLimiter(self.settings.image_rate_limit_per_minute)
+        self.image_admission = Admission(self.settings.inference_queue_size)
         self._stops.append(lambda: self.batcher.close(10.0))
 
     def start_notifications(self) -> None:
@@ -128,6 +135,26 @@ class Runtime:
         thread.start()
         self._stops.append(self._escalation_stop.set)
 
+    def start_retention(self) -> None:
+        """Prune old results, notifications and resolved alerts every ``retention_interval_s``."""
+        if self.settings.retention_interval_s <= 0:
+            return
+        thread = threading.Thread(target=self._retention_loop, name="fw-retention", daemon=True)
+        thread.start()
+        self._stops.append(self._retention_stop.set)
+
+    def _retention_loop(self) -> None:
+        from framewarden.store.retention import RetentionPolicy, prune
+
+        policy = RetentionPolicy.from_settings(self.settings)
+        while True:  # first pass at start: a server that was down for a while catches up
+            try:
+                prune(self.db, policy)
+            except Exception:
+                log.exception("retention pass failed")
+            if self._retention_stop.wait(self.settings.retention_interval_s):
+                return
+
     # --- shut-down ------------------------------------------------------------------
     def stop(self) -> None:
         """Drain workers, flush notifications, close the database (reverse order)."""
@@ -170,14 +197,34 @@ class Runtime:
                 log.error("channel %s not restored: %s", name, exc)
 
     # --- actions the API asks for ------------------------------------------------------
-    def moderate_bytes(self, data: bytes, source: str) -> ModerationResult:
-        """One pushed image through the shared batcher (one inference thread for everything)."""
+    def image_frame(self, data: bytes, source: str) -> Frame:
+        """Decode one pushed image into a frame of its own (typed errors for bad bytes)."""
         image = load_image(data, source=source, max_pixels=self.settings.max_image_pixels)
         # A unique channel per image: per-channel analyzer state (OCR interval) must not carry over.
-        frame = Frame(
+        return Frame(
             channel=f"image:{uuid.uuid4().hex}", seq=0, pts_ms=0.0, image=image.rgb, captured_at=time.time()
         )
-        result = self.batcher.submit(frame).result(timeout=120)
+
+    def moderate_bytes(self, data: bytes, source: str) -> ModerationResult:
+        """One pushed image through the shared batcher (one inference thread for everything).
+
+        Never waits for room: a full queue or a result later than
+        ``image_timeout_s`` raises :class:`InferenceSaturatedError`, and a
+        frame that timed out is cancelled in the queue.
+        """
+        from concurrent.futures import TimeoutError as FutureTimeout
+
+        from framewarden.pipeline.batcher import InferenceSaturatedError
+
+        future = self.batcher.submit(self.image_frame(data, source), block=False)
+        try:
+            result = future.result(timeout=self.settings.image_timeout_s)
+        except FutureTimeout:
+            future.cancel()
+            raise InferenceSaturatedError(
+                f"no inference result within {self.settings.image_timeout_s:g} s",
+                self.batcher.retry_after_s(),
+            ) from None
         result.source = source
         return result
 
@@ -238,9 +285,14 @@ class Runtime:
             from framewarden.actions.evidence import EvidenceStore
         except ImportError:  # pragma: no cover - evidence store not installed
             return NullEvidenceSink()
-        return StoreEvidenceSink(
-            EvidenceStore.from_settings(self.settings), keep_clean=self.settings.evidence_keep_clean
-        )
+        from framewarden.actions.evidence_queue import EvidenceUploader
+
+        # Uploads run on their own thread, off the channels' frame path.
+        uploader = EvidenceUploader(
+            EvidenceStore.from_settings(self.settings), max_queue=self.settings.evidence_queue_size
+        ).start()
+        self._stops.append(lambda: uploader.close(10.0))
+        return StoreEvidenceSink(uploader, keep_clean=self.settings.evidence_keep_clean)
 
 
 DEMO_PHRASE = "forbidden demo phrase"

@@ -83,5 +83,58 @@ def current_cmd(url: UrlOption = None) -> None:
     )
 
 
+@db_app.command("prune")
+def prune_cmd(
+    url: UrlOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would go; delete nothing.")] = False,
+    results_days: Annotated[
+        float | None, typer.Option(help="Keep live results this many days (default: settings; 0 = all).")
+    ] = None,
+    notifications_days: Annotated[
+        float | None, typer.Option(help="Keep the notification log this many days (default: settings).")
+    ] = None,
+    resolved_alerts_days: Annotated[
+        float | None,
+        typer.Option(help="Keep confirmed / dismissed alerts this many days (default: settings)."),
+    ] = None,
+) -> None:
+    """Apply retention now: delete old results, notifications and resolved alerts (serve does it hourly)."""
+    from framewarden.store.db import connect
+    from framewarden.store.retention import RetentionPolicy, count_prunable, prune
+
+    settings = get_settings()
+    base = RetentionPolicy.from_settings(settings)
+    policy = RetentionPolicy(
+        results_days=base.results_days if results_days is None else results_days,
+        notifications_days=base.notifications_days if notifications_days is None else notifications_days,
+        resolved_alerts_days=base.resolved_alerts_days
+        if resolved_alerts_days is None
+        else resolved_alerts_days,
+    )
+    if min(policy.results_days, policy.notifications_days, policy.resolved_alerts_days) < 0:
+        raise _fail("retention days must be >= 0")
+    target = _url(url)
+    try:
+        database = connect(target)
+        try:
+            if dry_run:
+                with database.read() as session:
+                    report = count_prunable(session, policy)
+            else:
+                report = prune(database, policy)
+        finally:
+            database.close()
+    except (FramewardenError, SQLAlchemyError) as exc:
+        raise _fail(f"{_shown(target)}: {exc}") from exc
+    verb = "would delete" if dry_run else "deleted"
+    out.print(
+        f"{_shown(target)}: {verb} {report.results} results, {report.notifications} notifications, "
+        f"{report.alerts} resolved alerts",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(db_app, name="db")

@@ -6,22 +6,21 @@ minimum confidence) go to ``evidence/flagged/``; with ``--evidence-clean``
 the analyzed frames with no label go to ``evidence/clean/``.  Names are the
 input's output stem plus the frame's timestamp, so a video redone after an
 interrupted scan overwrites its own files instead of adding copies.
+
+The writing itself (JPEG encoding, atomic files) is the package's one evidence
+writer, :class:`framewarden.actions.evidence.EvidenceStore`, over a folder.
 """
 
 from __future__ import annotations
 
-import io
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image
-
-from framewarden.jobs.state import output_stem, write_atomic
+from framewarden.actions.evidence import EvidenceStore
+from framewarden.jobs.state import TMP_SUFFIX, output_stem
 from framewarden.media.frame import Frame
 from framewarden.result import ModerationResult
-
-JPEG_QUALITY = 90
+from framewarden.store.blobs import FileBlobStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +30,12 @@ class EvidenceWriter:
     root: Path
     keep_flagged: bool = True
     keep_clean: bool = False
+    _store: EvidenceStore = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # A killed scan leaves ".part" files, which the resume cleans up (jobs.state).
+        blobs = FileBlobStore(self.root, tmp_suffix=TMP_SUFFIX)
+        object.__setattr__(self, "_store", EvidenceStore(blobs, keep_clean=True))
 
     @property
     def enabled(self) -> bool:
@@ -42,21 +47,16 @@ class EvidenceWriter:
         flagged = bool(labels)
         if (flagged and not self.keep_flagged) or (not flagged and not self.keep_clean):
             return None
-        folder = self.root / ("flagged" if flagged else "clean")
         base = f"{output_stem(source)}_{round(frame.pts_ms):010d}ms"
-        buf = io.BytesIO()
-        Image.fromarray(frame.image).save(buf, format="JPEG", quality=JPEG_QUALITY)
-        jpeg = folder / f"{base}.jpg"
-        write_atomic(jpeg, buf.getvalue())
         meta = {
             "Source": source,
             "Timestamp": round(frame.pts_ms),
             "FrameNumber": frame.meta.get("frame_number"),
-            "Image": jpeg.name,
+            "Image": f"{base}.jpg",
             "ImageSize": [int(frame.image.shape[1]), int(frame.image.shape[0])],
             "SourceSize": [frame.width, frame.height],
             "ModerationLabels": [lab.to_rekognition() for lab in labels],
             "Detections": result.detection_dicts(),
         }
-        write_atomic(folder / f"{base}.json", (json.dumps(meta, indent=2) + "\n").encode("utf-8"))
-        return jpeg
+        key = self._store.write(f"{'flagged' if flagged else 'clean'}/{base}", frame.image, meta)
+        return self.root / key

@@ -9,10 +9,13 @@ batch to fill once the first frame is in) and calls
 :class:`~concurrent.futures.Future` per frame, so decoding (in the caller's
 thread) and inference (here) overlap.
 
-The queue is unbounded on purpose: back-pressure belongs to the caller, which
-knows whether it prefers completeness (a file: wait on its futures) or
-latency (a live stream: drop frames before submitting).  An exception from
-the moderator fails only the futures of that batch.
+The queue is bounded (``max_queue`` frames waiting or in inference): a caller
+that prefers completeness (a file) blocks in :meth:`InferenceBatcher.submit`
+until there is room, a caller that prefers an answer now (a pushed image)
+passes ``block=False`` and gets :class:`InferenceSaturatedError` at once.  A
+cancelled future (a request that timed out) frees its place at once and its
+frame is never inferred.  An exception from the moderator fails only the
+futures of that batch.
 """
 
 from __future__ import annotations
@@ -65,6 +68,24 @@ class BatcherClosedError(RuntimeError):
     """``submit`` after ``close``."""
 
 
+class InferenceSaturatedError(RuntimeError):
+    """The queue is full (or a result is overdue): try again in ``retry_after_s`` seconds."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class _Item:
+    """A queued frame; the frame is let go as soon as its future is cancelled."""
+
+    __slots__ = ("frame", "future")
+
+    def __init__(self, frame: Frame, future: Future[ModerationResult]) -> None:
+        self.frame: Frame | None = frame
+        self.future = future
+
+
 _STOP = object()
 
 
@@ -75,19 +96,32 @@ class InferenceBatcher:
     >>> batcher.submit(frame).result().labels                        # doctest: +SKIP
     """
 
-    def __init__(self, moderator: FrameModerator, *, max_batch: int = 8, max_wait_ms: float = 2.0) -> None:
+    def __init__(
+        self,
+        moderator: FrameModerator,
+        *,
+        max_batch: int = 8,
+        max_wait_ms: float = 2.0,
+        max_queue: int = 256,
+    ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+        if max_queue < 1:
+            raise ValueError(f"max_queue must be >= 1, got {max_queue}")
         if max_wait_ms < 0:
             raise ValueError(f"max_wait_ms must be >= 0, got {max_wait_ms}")
         self.moderator = moderator
         self.max_batch = max_batch
         self.max_wait_ms = max_wait_ms
+        self.max_queue = max_queue
         self.stats = BatcherStats()
-        self._queue: queue.SimpleQueue[tuple[Frame, Future[ModerationResult]] | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Item | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._closed = False
         self._lock = threading.Lock()
+        # Frames submitted whose future is not done yet (queued or in inference).
+        self._pending = 0
+        self._room = threading.Condition(self._lock)
 
     # --- lifecycle ---------------------------------------------------------
     def start(self) -> InferenceBatcher:
@@ -104,11 +138,12 @@ class InferenceBatcher:
 
         Frames still queued after ``timeout`` seconds get a cancelled future.
         """
-        with self._lock:
+        with self._room:
             if self._closed:
                 return
             self._closed = True
             thread = self._thread
+            self._room.notify_all()
         self._queue.put(_STOP)
         if thread is not None:
             thread.join(timeout)
@@ -123,14 +158,49 @@ class InferenceBatcher:
         self.close()
 
     # --- callers -------------------------------------------------------------
-    def submit(self, frame: Frame) -> Future[ModerationResult]:
-        """Queue ``frame``; thread-safe.  The future holds its result."""
+    @property
+    def pending(self) -> int:
+        """Frames queued or in inference now."""
+        return self._pending
+
+    def retry_after_s(self) -> float:
+        """A guess of how long the frames ahead of a new one take: full batches x recent batch time."""
+        recent = list(self.stats.latency_ms)[-16:]
+        per_batch_s = (sum(recent) / len(recent) / 1000.0) if recent else 0.1
+        return max(1.0, (self._pending / self.max_batch + 1) * per_batch_s)
+
+    def submit(
+        self, frame: Frame, *, block: bool = True, timeout: float | None = None
+    ) -> Future[ModerationResult]:
+        """Queue ``frame``; thread-safe.  The future holds its result.
+
+        When ``max_queue`` frames are pending, wait for room (``block``, at most
+        ``timeout`` seconds) or raise :class:`InferenceSaturatedError`.
+        """
         future: Future[ModerationResult] = Future()
-        with self._lock:
+        with self._room:
             if self._closed:
                 raise BatcherClosedError("submit() on a closed batcher")
-            self._queue.put((frame, future))
+            if self._pending >= self.max_queue:
+                if not block or not self._room.wait_for(
+                    lambda: self._closed or self._pending < self.max_queue, timeout
+                ):
+                    raise InferenceSaturatedError(
+                        f"inference queue full ({self.max_queue} frames)", self.retry_after_s()
+                    )
+                if self._closed:
+                    raise BatcherClosedError("submit() on a closed batcher")
+            self._pending += 1
+        item = _Item(frame, future)
+        future.add_done_callback(lambda fut: self._done(item))
+        self._queue.put(item)
         return future
+
+    def _done(self, item: _Item) -> None:
+        item.frame = None  # a cancelled frame must not hold its pixels until the thread reaches it
+        with self._room:
+            self._pending -= 1
+            self._room.notify()
 
     # --- the inference thread ---------------------------------------------
     def run(self) -> None:
@@ -157,8 +227,12 @@ class InferenceBatcher:
         for i in range(0, len(rest), self.max_batch):
             self._run_batch(rest[i : i + self.max_batch])
 
-    def _run_batch(self, batch: list[tuple[Frame, Future[ModerationResult]]]) -> None:
-        live = [(f, fut) for f, fut in batch if fut.set_running_or_notify_cancel()]
+    def _run_batch(self, batch: list[_Item]) -> None:
+        live: list[tuple[Frame, Future[ModerationResult]]] = []
+        for item in batch:
+            frame = item.frame  # read before the future can turn done (and drop it)
+            if frame is not None and item.future.set_running_or_notify_cancel():
+                live.append((frame, item.future))
         if not live:
             return
         frames = [f for f, _ in live]
@@ -181,8 +255,8 @@ class InferenceBatcher:
         for (_, fut), result in zip(live, results, strict=True):
             fut.set_result(result)
 
-    def _drain(self) -> list[tuple[Frame, Future[ModerationResult]]]:
-        items: list[tuple[Frame, Future[ModerationResult]]] = []
+    def _drain(self) -> list[_Item]:
+        items: list[_Item] = []
         while True:
             try:
                 item = self._queue.get_nowait()
@@ -192,5 +266,5 @@ class InferenceBatcher:
                 items.append(item)  # type: ignore[arg-type]
 
     def _cancel_pending(self) -> None:
-        for _, fut in self._drain():
-            fut.cancel()
+        for item in self._drain():
+            item.future.cancel()

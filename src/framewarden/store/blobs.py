@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from framewarden.config import Settings, get_settings
 from framewarden.errors import ConfigError, InputError
+from framewarden.fsutil import write_atomic
 
 _PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -45,19 +46,16 @@ class BlobStore(Protocol):
 
 
 class FileBlobStore:
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, *, tmp_suffix: str = ".tmp") -> None:
         self.root = Path(root)
         self.location = str(self.root)
+        self.tmp_suffix = tmp_suffix  # what a write cut short leaves behind (scans clean up ".part")
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)  # readers never see half a file
+        write_atomic(self._path(key), data, suffix=self.tmp_suffix)  # readers never see half a file
 
     def get(self, key: str) -> bytes:
         return self._path(key).read_bytes()

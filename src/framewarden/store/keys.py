@@ -13,10 +13,10 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from framewarden.errors import InputError
@@ -46,8 +46,24 @@ def create_key(session: Session, *, name: str, role: Role) -> tuple[ApiKey, str]
     return row, full
 
 
-def verify_key(session: Session, *, key: str, now: datetime | None = None) -> ApiKey | None:
-    """The live key row for a presented key, or None; marks it used."""
+TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is coarse: one write per key per minute at most
+
+
+def needs_touch(row: ApiKey, now: datetime | None = None) -> bool:
+    """Whether ``row.last_used_at`` is older than :data:`TOUCH_EVERY`."""
+    last = row.last_used_at
+    return last is None or (now or utcnow()) - last >= TOUCH_EVERY
+
+
+def touch_key(session: Session, *, key_id: str, now: datetime | None = None) -> None:
+    """Mark a key used now (its own short write, apart from the request's reads)."""
+    session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now or utcnow()))
+
+
+def verify_key(
+    session: Session, *, key: str, now: datetime | None = None, touch: bool = True
+) -> ApiKey | None:
+    """The live key row for a presented key, or None; marks it used unless ``touch=False``."""
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         return None
@@ -56,8 +72,9 @@ def verify_key(session: Session, *, key: str, now: datetime | None = None) -> Ap
         return None
     if not hmac.compare_digest(row.key_hash, hash_secret(key)):
         return None
-    row.last_used_at = now or utcnow()
-    session.flush()
+    if touch:
+        row.last_used_at = now or utcnow()
+        session.flush()
     return row
 
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from starlette.concurrency import run_in_threadpool
 
 from framewarden.api.deps import IngestDep, RuntimeDep
+from framewarden.api.runtime import Runtime
 from framewarden.errors import TooLargeInputError
+from framewarden.media.frame import Frame
+from framewarden.pipeline.batcher import InferenceSaturatedError
+from framewarden.result import ModerationResult
 
 router = APIRouter(prefix="/v1", tags=["images"])
 
@@ -60,9 +66,47 @@ async def moderate_image(
             "rate limit exceeded for this key",
             headers={"Retry-After": str(max(1, int(retry_after + 0.999)))},
         )
-    data, name = await _read_limited(request, runtime.settings.max_upload_bytes)
-    result = await run_in_threadpool(runtime.moderate_bytes, data, name)
+    if not runtime.image_admission.try_enter():  # refused before the body is read or decoded
+        raise _saturated(f"{runtime.image_admission.limit} images in flight", runtime.batcher.retry_after_s())
+    try:
+        data, name = await _read_limited(request, runtime.settings.max_upload_bytes)
+        frame = await run_in_threadpool(runtime.image_frame, data, name)
+        result = await _infer(runtime, frame)
+    except InferenceSaturatedError as exc:
+        raise _saturated(str(exc), exc.retry_after_s) from None
+    finally:
+        runtime.image_admission.leave()
+    result.source = name
     if min_confidence is not None:
         result = result.with_min_confidence(min_confidence)
     body = result.to_dict()
     return {**result.to_rekognition(), "Tags": body["Tags"], "Detections": body["Detections"]}
+
+
+def _saturated(why: str, retry_after_s: float) -> HTTPException:
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        f"inference is saturated: {why}",
+        headers={"Retry-After": str(max(1, math.ceil(retry_after_s)))},
+    )
+
+
+async def _infer(runtime: Runtime, frame: Frame) -> ModerationResult:
+    """Await the frame's result without holding a thread; cancel it in the queue on timeout.
+
+    A full queue answers at once (``block=False``): waiting requests would only
+    pile up behind a saturated model and time out anyway.
+    """
+    future = runtime.batcher.submit(frame, block=False)
+    timeout = runtime.settings.image_timeout_s
+    try:
+        result: ModerationResult = await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+    except TimeoutError:
+        future.cancel()  # wait_for cancelled the wrapper; make sure the queued frame goes too
+        raise InferenceSaturatedError(
+            f"no inference result within {timeout:g} s", runtime.batcher.retry_after_s()
+        ) from None
+    finally:
+        if not future.done():
+            future.cancel()  # the client went away: nobody wants this frame any more
+    return result
