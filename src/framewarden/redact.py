@@ -46,12 +46,25 @@ _QUERY_SECRET = re.compile(
 )
 
 
-def redact_text(text: str) -> str:
-    """``text`` with every URL's user-info and every secret query value replaced by ``***``."""
+_PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[sdrifxXeEgGc]")
+
+
+def redact_text(text: str, *, keep_placeholders: bool = False) -> str:
+    """``text`` with every URL's user-info and every secret query value replaced by ``***``.
+
+    ``keep_placeholders``: leave ``%s``-style values alone (a log format string
+    whose arguments are redacted on their own).
+    """
     if "@" not in text and "=" not in text:
         return text  # the common case: nothing that could hold a credential
+
+    def query(m: re.Match[str]) -> str:
+        if keep_placeholders and _PLACEHOLDER.fullmatch(m["value"]):
+            return m[0]
+        return f"{m['lead']}{MASK}"
+
     text = _USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", text)
-    return _QUERY_SECRET.sub(lambda m: f"{m['lead']}{MASK}", text)
+    return _QUERY_SECRET.sub(query, text)
 
 
 def redact_url(url: str) -> str:
@@ -76,13 +89,22 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
     (uvicorn's access formatter reads ``client, method, path, version, status``)
     keep working.
     """
-    if isinstance(record.msg, str):
-        record.msg = redact_text(record.msg)
     args = record.args
+    if isinstance(record.msg, str):
+        record.msg = redact_text(record.msg, keep_placeholders=bool(args))
     if isinstance(args, tuple):
         record.args = tuple(_redact_arg(a) for a in args)
     elif isinstance(args, dict):
         record.args = {k: _redact_arg(v) for k, v in args.items()}
+    if record.args:
+        # A secret split across format and argument ("?token=%s", secret) shows only once joined.
+        try:
+            joined = record.getMessage()
+        except (TypeError, ValueError, KeyError):
+            return record  # a broken format string: logging reports it as usual
+        redacted = redact_text(joined)
+        if redacted != joined:
+            record.msg, record.args = redacted, ()
     return record
 
 
