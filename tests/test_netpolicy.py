@@ -19,11 +19,9 @@ def resolver(host: str) -> list[str]:
     return FAKE_DNS.get(host, [])
 
 
-def policy(allow: tuple[str, ...] = (), api_port: int | None = 8080) -> NetworkPolicy:
-    base = NetworkPolicy.from_settings(Settings(network_allow=list(allow), port=api_port or 0))
-    return NetworkPolicy.build(
-        allow=allow, deny=Settings().network_deny, api_port=base.api_port, api_host="127.0.0.1", resolver=resolver
-    )
+def policy(allow: tuple[str, ...] = ()) -> NetworkPolicy:
+    deny = Settings().network_deny  # the defaults
+    return NetworkPolicy.build(allow=allow, deny=deny, api_port=8080, api_host="127.0.0.1", resolver=resolver)
 
 
 @pytest.mark.parametrize(

@@ -44,7 +44,7 @@ def test_unknown_name_is_a_clear_config_error() -> None:
     [
         ({"bad name!": {"type": "null"}}, "a name must match"),
         ({"x": {"type": "teleport"}}, "controllers.x"),
-        ({"x": {"type": "nginx_rtmp", "control_url": "http://169.254.169.254/control"}}, "denied by network_deny"),
+        ({"x": {"type": "nginx_rtmp", "control_url": "http://169.254.169.254/c"}}, "denied by network_deny"),
         ({"x": {"type": "http", "url": "http://127.0.0.1:8080/v1/keys"}}, "framewarden's own API"),
     ],
 )
@@ -53,13 +53,11 @@ def test_bad_settings_entries_stop_start_up(controllers: dict[str, dict[str, obj
         ControllerRegistry.from_settings(Settings(controllers=controllers, port=8080))
 
 
-def test_rendered_urls_are_checked_before_each_call(http_server: tuple[str, type[_Recorder]]) -> None:
-    base, handler = http_server
+def test_rendered_urls_are_checked_before_each_call() -> None:
     # The host comes from the channel name: only known once rendered.
     reg = registry(tpl={"type": "http", "url": "http://{channel}/latest/meta-data/"})
     with pytest.raises(ControllerError, match="denied by network_deny"):
         reg.build("tpl", source="").stop("169.254.169.254")
-    assert handler.calls == []
 
 
 def test_controller_errors_mask_credentials() -> None:
