@@ -46,7 +46,8 @@ def test_inline_controllers_become_names_the_operator_must_define(db_url: str) -
         _run(
             db_url,
             "INSERT INTO channels"
-            " (name, source_url, controller, trusted, desired_state, created_at, updated_at) VALUES (:n, 'rtmp://127.0.0.1/live/x', :c, false, 'running', :t, :t)",
+            " (name, source_url, controller, trusted, desired_state, created_at, updated_at)"
+            " VALUES (:n, 'rtmp://127.0.0.1/live/x', :c, false, 'running', :t, :t)",
             n=name,
             c=json.dumps(controller),
             t=T0,
