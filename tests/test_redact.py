@@ -42,7 +42,12 @@ def test_log_records_are_redacted_at_creation(caplog: pytest.LogCaptureFixture) 
         # uvicorn's access-log shape: the path (with its query) is one argument
         log.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "GET", "/v1/events?key=fw_abc", "1.1", 101)
         log.info("calling http://h/x?token=%s", "s3cr3t")  # a secret split across format and argument
+        try:
+            raise ConnectionError("cannot open rtsp://admin:hunter2@10.0.0.5/s1")
+        except ConnectionError:
+            log.exception("worker failed")
     text = caplog.text
+    assert "ConnectionError: cannot open rtsp://***@10.0.0.5/s1" in text  # the traceback too
     assert "hunter2" not in text and "s3cr3t" not in text and "fw_abc" not in text
     assert "rtsp://***@10.0.0.5/s1" in text and "token=***" in text and "key=***" in text
     # Arguments keep their shape (uvicorn's access formatter unpacks them).

@@ -82,6 +82,9 @@ def _redact_arg(arg: Any) -> Any:
     return arg if redacted == text else redacted
 
 
+_TRACEBACKS = logging.Formatter()
+
+
 def redact_record(record: logging.LogRecord) -> logging.LogRecord:
     """Redact a log record in place (message and arguments), keeping its shape.
 
@@ -89,6 +92,9 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
     (uvicorn's access formatter reads ``client, method, path, version, status``)
     keep working.
     """
+    if record.exc_info and not record.exc_text:
+        # Formatters reuse exc_text: a traceback's exception message is masked like the rest.
+        record.exc_text = redact_text(_TRACEBACKS.formatException(record.exc_info))
     args = record.args
     if isinstance(record.msg, str):
         record.msg = redact_text(record.msg, keep_placeholders=bool(args))
