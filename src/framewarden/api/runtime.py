@@ -31,6 +31,7 @@ from framewarden.moderator import Moderator
 from framewarden.pipeline.batcher import InferenceBatcher
 from framewarden.pipeline.channels import ChannelManager
 from framewarden.pipeline.context import NullEvidenceSink, WorkerContext, preferred_max_side
+from framewarden.redact import install_log_redaction
 from framewarden.result import ModerationResult
 from framewarden.rules.models import Rule
 from framewarden.store import alerts as alerts_repo
@@ -61,6 +62,7 @@ class Runtime:
 
     # --- start-up, in order -------------------------------------------------------
     def start(self) -> Runtime:
+        install_log_redaction()  # before anything can log a source URL (restored channels)
         if self.demo:
             self.settings = demo_settings(self.settings)
         self.start_database()

@@ -17,7 +17,7 @@ class ChannelCreate(_In):
     source_url: str = Field(..., description="Live source URL: rtmp://, rtsp://, srt://, http(s)://...")
     controller: str | None = Field(
         None,
-        max_length=100,
+        max_length=200,
         description="Name of a stream controller defined in the server's settings ([controllers.NAME]): "
         'how "stop stream" reaches the streaming server. None = the stream cannot be stopped upstream.',
     )

@@ -32,7 +32,7 @@ from framewarden.actions.controllers.config import (
 from framewarden.errors import ConfigError
 from framewarden.netpolicy import NetworkPolicy
 
-CONTROLLER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+CONTROLLER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")  # room for "migrated-<channel>"
 
 
 class UnknownControllerError(ConfigError):
