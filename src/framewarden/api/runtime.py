@@ -29,7 +29,7 @@ from framewarden.media.frame import Frame
 from framewarden.media.image import load_image
 from framewarden.moderator import Moderator
 from framewarden.pipeline.batcher import InferenceBatcher
-from framewarden.pipeline.channels import ChannelManager
+from framewarden.pipeline.channels import ChannelManager, DuplicateChannelError
 from framewarden.pipeline.context import NullEvidenceSink, WorkerContext, preferred_max_side
 from framewarden.redact import install_log_redaction
 from framewarden.result import ModerationResult
@@ -177,6 +177,8 @@ class Runtime:
                     trusted=trusted,
                     start=desired == "running",
                 )
+            except DuplicateChannelError:
+                log.info("channel %s is already running", name)
             except ConfigError as exc:
                 log.error("channel %s held in error: %s", name, exc)
                 self.channels.hold(name, source, str(exc), trusted=trusted)

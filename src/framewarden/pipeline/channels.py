@@ -23,6 +23,7 @@ from framewarden.actions.controllers import ControllerConfig, StreamController, 
 from framewarden.config import Settings, get_settings
 from framewarden.errors import ConfigError
 from framewarden.media.source_check import check_source
+from framewarden.netpolicy import NetworkPolicy
 from framewarden.pipeline.context import WorkerContext
 from framewarden.pipeline.supervisor import Backoff, ChannelSnapshot, ChannelSupervisor
 from framewarden.pipeline.worker import ChannelSpec, ChannelWorker
@@ -90,7 +91,8 @@ class ChannelManager:
         check_channel_name(name)
         check_source(source, self.settings)
         if controller is None or not hasattr(controller, "stop"):
-            controller = build_controller(controller, source=source)
+            policy = NetworkPolicy.from_settings(self.settings)  # checked again before each call
+            controller = build_controller(controller, source=source, policy=policy)
         with self._lock:
             if name in self._channels:
                 raise DuplicateChannelError(f"channel {name!r} already exists")
