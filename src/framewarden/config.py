@@ -22,6 +22,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from framewarden.netpolicy import DEFAULT_DENY
+
 
 def default_data_dir() -> Path:
     """A per-user data folder (XDG on Linux)."""
@@ -89,6 +91,21 @@ class Settings(BaseSettings):
         description="URL schemes a channel source may use.",
     )
     allow_file_sources: bool = Field(False, description="Allow file: / local paths as channel sources.")
+    # --- what the server may reach (docs/security.md) ----------------------
+    controllers: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='Stream controllers by name, e.g. in TOML [controllers.edge] type = "nginx_rtmp" '
+        'control_url = "http://127.0.0.1:8080/control"; channels refer to them by name only.',
+    )
+    network_allow: list[str] = Field(
+        default_factory=list,
+        description="Hosts / networks sources and controllers may reach (10.0.0.0/8, cams.example.com, "
+        "*.example.com); empty = any address not in network_deny.",
+    )
+    network_deny: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_DENY),
+        description="Hosts / networks never reached (default: link-local and cloud metadata targets).",
+    )
     # --- notifications ---------------------------------------------------
     smtp_host: str = Field("", description="SMTP server for e-mail alerts; empty = e-mail off.")
     smtp_port: int = Field(587, description="SMTP port.")

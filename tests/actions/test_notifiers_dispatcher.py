@@ -165,3 +165,24 @@ def test_backoff_is_exponential_capped_and_jittered(attempt: int, low: float, hi
 def test_notification_error_is_one_line() -> None:
     err = NotificationError("ops", "HTTP 500 from the receiver")
     assert str(err) == "notification target 'ops': HTTP 500 from the receiver"
+
+
+class _LeakyNotifier:
+    """Fails with a reason quoting a URL that holds a token (as an HTTP library's error may)."""
+
+    name = "leaky"
+
+    def send(self, message: Message) -> None:
+        raise NotificationError(self.name, "POST https://hooks.example/x?token=s3cr3t refused")
+
+
+def test_delivery_errors_are_masked_in_the_log_and_on_the_bus() -> None:
+    bus, log = EventBus(), Log()
+    events: list[Event] = []
+    bus.subscribe(events.append)
+    one_try = RetryPolicy(max_attempts=1, base_delay_s=0.01, max_delay_s=0.01, jitter=0.0)
+    dispatcher = Dispatcher({"leaky": _LeakyNotifier()}, recorder=log, bus=bus, policy=one_try)
+    dispatcher.submit(["leaky"], message())
+    assert dispatcher.close(timeout=10)
+    assert log.records and "token=***" in (log.records[0].error or "")
+    assert "s3cr3t" not in str([r.error for r in log.records]) and "s3cr3t" not in str(events)

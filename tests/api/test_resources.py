@@ -71,8 +71,11 @@ def test_channel_lifecycle(client: TestClient, keys: dict[str, str]) -> None:
     assert client.get("/v1/channels/cam-1", headers=admin).status_code == 404
 
 
-def test_bad_controller_is_rejected_before_storing(client: TestClient, keys: dict[str, str]) -> None:
-    body = {"name": "c", "source_url": "rtmp://127.0.0.1:1/live/c", "controller": {"type": "teleport"}}
+@pytest.mark.parametrize("controller", [{"type": "teleport"}, "no-such-controller"])
+def test_bad_controller_is_rejected_before_storing(
+    client: TestClient, keys: dict[str, str], controller: object
+) -> None:
+    body = {"name": "c", "source_url": "rtmp://127.0.0.1:1/live/c", "controller": controller}
     assert client.post("/v1/channels", json=body, headers=auth(keys["admin"])).status_code == 422
     assert client.get("/v1/channels", headers=auth(keys["admin"])).json() == []
 

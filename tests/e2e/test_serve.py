@@ -66,7 +66,7 @@ class Server:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+def server(tmp_path: Path, nginx_rtmp: NginxRtmp) -> Iterator[Server]:
     data = tmp_path / "data"
     config = tmp_path / "framewarden.toml"
     config.write_text(
@@ -75,6 +75,10 @@ def server(tmp_path: Path) -> Iterator[Server]:
         "[analyzer_options.ocr_text]\n"
         f'blocklist = ["{BANNED.lower()}"]\n'
         "interval_s = 0.5\n"
+        # Stream controllers exist only in settings; channels name them.
+        "[controllers.edge]\n"
+        'type = "nginx_rtmp"\n'
+        f'control_url = "{nginx_rtmp.control_url}"\n'
     )
     env = {**os.environ, "FRAMEWARDEN_DATA_DIR": str(data), "FRAMEWARDEN_CONFIG": str(config)}
     created = subprocess.run(
@@ -151,7 +155,7 @@ def test_banned_text_alerts_and_auto_stops_through_nginx(
         body = {
             "name": "bad",
             "source_url": nginx_rtmp.rtmp_url("bad"),
-            "controller": {"type": "nginx_rtmp", "control_url": nginx_rtmp.control_url},
+            "controller": "edge",
         }
         assert server.api("POST", "/v1/channels", json=body).status_code == 201
         server.wait_event(lambda e: e["kind"] == "channel_state" and e["payload"].get("state") == "live", 30)

@@ -18,7 +18,7 @@ def test_minimal_channel_rule_has_documented_defaults() -> None:
     assert rule.scope == "channel"
     assert (rule.priority, rule.taxonomy_version, rule.sample_interval_s) == (100, 7, 1.0)
     assert (rule.similarity.max_distance, rule.auto_stop_window.k, rule.auto_stop_window.n) == (8, 1, 1)
-    assert rule.labels == {} and rule.ignore == [] and rule.analyzers is None
+    assert rule.labels == {} and rule.ignore == []
 
 
 @pytest.mark.parametrize(
@@ -100,7 +100,6 @@ def test_json_round_trip_is_exact() -> None:
         ignore=["Kissing on the Lips"],
         auto_stop_window={"k": 2, "n": 3},
         notify=["ops"],
-        analyzers=["nudenet"],
     )
     data = rule.model_dump(mode="json")
     assert data["labels"]["Violence"] == {"alert": 60.0, "review": None, "auto_stop": 95.0}

@@ -13,15 +13,15 @@ from framewarden.store.errors import ConflictError, NotFoundError
 def test_create_get_list(db: Database) -> None:
     with db.begin() as s:
         created = channels.create_channel(
-            s, name="live-1", source_url="rtmp://127.0.0.1/live/1", controller={"type": "nginx"}, trusted=True
+            s, name="live-1", source_url="rtmp://127.0.0.1/live/1", controller_name="edge", trusted=True
         )
         channels.create_channel(s, name="cam-a", desired_state="running")
     assert created.id > 0
     with db.read() as s:
         got = channels.require_channel(s, name="live-1")
-        assert (got.source_url, got.controller, got.trusted, got.desired_state) == (
+        assert (got.source_url, got.controller_name, got.trusted, got.desired_state) == (
             "rtmp://127.0.0.1/live/1",
-            {"type": "nginx"},
+            "edge",
             True,
             "stopped",
         )

@@ -259,6 +259,24 @@ class AlertService:
         """Record that a moderator stopped the stream (the controller call is the caller's)."""
         return self.transition(alert_id, "stream_stopped", by=by, note=note)
 
+    def stop_failed(self, alert_id: int, *, by: str, reason: str) -> Alert:
+        """Record that ``by`` asked to stop the stream and the controller failed; the alert stays open."""
+        with self._db.begin() as session:
+            alert = repo.require_alert(session, alert_id=alert_id)
+            repo.add_event(
+                session,
+                alert_id=alert_id,
+                actor=by,
+                action="auto_stop_failed",
+                from_status=alert.status,
+                to_status=alert.status,
+                note=f"stop-stream failed: {reason}",
+                at=self._clock(),
+            )
+            session.refresh(alert)
+        self._publish("alert_updated", alert)
+        return alert
+
     def transition(self, alert_id: int, to: repo.Status, *, by: str, note: str | None = None) -> Alert:
         """Move one alert; raises NotFoundError or ConflictError (illegal move)."""
         with self._db.begin() as session:

@@ -11,6 +11,7 @@ from framewarden import __version__
 from framewarden.api import errors
 from framewarden.api.routers import alerts, channels, events, images, keys, results, rules, system
 from framewarden.api.runtime import Runtime
+from framewarden.redact import install_log_redaction
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -23,6 +24,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.runtime = runtime
+    install_log_redaction()  # no log line (uvicorn's access log included) carries a key or a password
     errors.install(app)
     storage_errors.install(app)
     admission.install(app)

@@ -1,8 +1,13 @@
 """Who is calling: API keys, roles, and the per-key rate limit of the image endpoint.
 
-Keys are sent as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>`` (and,
-for the WebSocket, which browsers cannot give headers, as ``?key=``).  A
+Keys are sent as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``; only
+the WebSocket, which browsers cannot give headers, also takes ``?key=`` (on
+HTTP routes a key in the URL would land in access logs, so it is refused).  A
 missing or unknown key is 401, a key whose role does not allow the route 403.
+
+Every credential (an API key today, a dashboard session tomorrow) resolves to
+the same :class:`Principal`; routes depend on roles (``require(role)``), never
+on how the caller proved who it is.
 """
 
 from __future__ import annotations
@@ -37,6 +42,10 @@ class Principal:
 
 
 ANONYMOUS_ADMIN = Principal("local", "local", "admin")  # auth turned off for local use
+QUERY_KEY = "key"  # the WebSocket's query parameter for the API key
+QUERY_KEY_REFUSED = (
+    "?key= is accepted only on the WebSocket /v1/events; send Authorization: Bearer <key> or X-API-Key"
+)
 
 
 def presented_key(

@@ -6,11 +6,11 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Query, Request, status
+from fastapi import Depends, Header, HTTPException, Request, status
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from framewarden.api.auth import ANONYMOUS_ADMIN, Principal, presented_key
+from framewarden.api.auth import ANONYMOUS_ADMIN, QUERY_KEY, QUERY_KEY_REFUSED, Principal, presented_key
 from framewarden.api.runtime import Runtime
 from framewarden.store import keys as keys_repo
 
@@ -64,12 +64,19 @@ def authenticate(runtime: Runtime, key: str | None) -> Principal:
 
 
 def get_principal(
+    request: Request,
     runtime: RuntimeDep,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
-    key: Annotated[str | None, Query(description="API key (WebSocket clients only)")] = None,
 ) -> Principal:
-    return authenticate(runtime, presented_key(authorization, x_api_key, key))
+    # ?key= is for the WebSocket only (browsers cannot set its headers): on HTTP routes
+    # it would end up in access logs, proxies and browser history.
+    key = presented_key(authorization, x_api_key)
+    if key is None and QUERY_KEY in request.query_params:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, QUERY_KEY_REFUSED, headers={"WWW-Authenticate": "Bearer"}
+        )
+    return authenticate(runtime, key)
 
 
 def require(role: str) -> Callable[..., Principal]:

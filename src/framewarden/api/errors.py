@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from framewarden.actions.controllers import ControllerError
 from framewarden.errors import ConfigError, InputError, TooLargeInputError
 from framewarden.pipeline.channels import DuplicateChannelError, UnknownChannelError
 from framewarden.store.errors import ConflictError, NotFoundError
@@ -22,6 +23,7 @@ STATUS: dict[type[Exception], int] = {
     TooLargeInputError: 413,
     InputError: 422,
     ConfigError: 422,
+    ControllerError: 502,  # the streaming server did not stop the stream: an upstream failure
 }
 
 Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]

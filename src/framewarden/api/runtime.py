@@ -12,26 +12,30 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from framewarden.actions.alerts import AlertService, alert_payload
+from framewarden.actions.controllers import ControllerError, ControllerRegistry
 from framewarden.actions.notifiers import Dispatcher, Message, build_notifiers, parse_target
 from framewarden.api.admission import Admission
 from framewarden.api.auth import RateLimiter
 from framewarden.api.sinks import DispatchNotifier, ServiceAlertSink, StoreEvidenceSink, StoreResultSink
 from framewarden.config import Settings, get_settings
+from framewarden.errors import ConfigError
 from framewarden.events import EventBus
 from framewarden.media.demo import open_source_with_demo
 from framewarden.media.frame import Frame
 from framewarden.media.image import load_image
 from framewarden.moderator import Moderator
 from framewarden.pipeline.batcher import InferenceBatcher
-from framewarden.pipeline.channels import ChannelManager
+from framewarden.pipeline.channels import ChannelManager, DuplicateChannelError
 from framewarden.pipeline.context import NullEvidenceSink, WorkerContext, preferred_max_side
+from framewarden.redact import install_log_redaction
 from framewarden.result import ModerationResult
 from framewarden.rules.models import Rule
+from framewarden.store import alerts as alerts_repo
 from framewarden.store import channels as channels_repo
 from framewarden.store import notifications as notifications_repo
 from framewarden.store import rules as rules_repo
@@ -51,6 +55,7 @@ class Runtime:
     dispatcher: Dispatcher = field(init=False)
     alerts: AlertService = field(init=False)
     channels: ChannelManager = field(init=False)
+    controllers: ControllerRegistry = field(init=False)
     image_rate_limiter: RateLimiter = field(init=False)
     image_admission: Admission = field(init=False)
     _stops: list[Callable[[], Any]] = field(default_factory=list, init=False)
@@ -60,6 +65,7 @@ class Runtime:
 
     # --- start-up, in order -------------------------------------------------------
     def start(self) -> Runtime:
+        install_log_redaction()  # before anything can log a source URL (restored channels)
         if self.demo:
             self.settings = demo_settings(self.settings)
         self.start_database()
@@ -108,6 +114,7 @@ class Runtime:
         )
 
     def start_channels(self) -> None:
+        self.controllers = ControllerRegistry.from_settings(self.settings)  # a bad entry stops start-up
         alert_sink = ServiceAlertSink(self.alerts)
         context = WorkerContext(
             batcher=self.batcher,
@@ -178,21 +185,30 @@ class Runtime:
             return self.channels.set_rules(rules, versions)
 
     def restore_channels(self) -> None:
-        """Channels stored as running start again after a restart."""
+        """Channels stored as running start again after a restart.
+
+        Each is checked again (source and controller against today's settings);
+        one that no longer passes is held in ``error`` with the reason.
+        """
         with self.db.read() as session:
             stored = [
-                (c.name, c.source_url, c.controller, c.trusted, c.desired_state)
+                (c.name, c.source_url, c.controller_name, c.trusted, c.desired_state)
                 for c in channels_repo.list_channels(session)
             ]
-        for name, source, controller, trusted, desired in stored:
+        for name, source, controller_name, trusted, desired in stored:
             try:
                 self.channels.add(
                     name,
                     source,
-                    controller=controller_config(controller),
+                    controller=self.controllers.build(controller_name, source=source),
                     trusted=trusted,
                     start=desired == "running",
                 )
+            except DuplicateChannelError:
+                log.info("channel %s is already running", name)
+            except ConfigError as exc:
+                log.error("channel %s held in error: %s", name, exc)
+                self.channels.hold(name, source, str(exc), trusted=trusted)
             except Exception as exc:  # a bad stored channel must not stop the server
                 log.error("channel %s not restored: %s", name, exc)
 
@@ -228,10 +244,23 @@ class Runtime:
         result.source = source
         return result
 
-    def stop_stream(self, channel: str, by: str) -> None:
-        """Drop the channel's publisher at the streaming server and stop analyzing it."""
+    def stop_stream(self, channel: str, by: str, *, alert_ids: Sequence[int] | None = None) -> None:
+        """Drop the channel's publisher at the streaming server and stop analyzing it.
+
+        A controller failure is recorded (``auto_stop_failed``) on ``alert_ids``
+        (default: the channel's open alerts), which stay open, then re-raised.
+        """
         log.warning("stream stop of channel %s requested by %s", channel, by)
-        self.channels.stop_stream(channel)
+        try:
+            self.channels.stop_stream(channel)
+        except ControllerError as exc:
+            if alert_ids is None:
+                with self.db.read() as session:
+                    page = alerts_repo.list_alerts(session, channel=channel, status="open", limit=1000)
+                    alert_ids = [a.id for a in page.items]
+            for alert_id in alert_ids:
+                self.alerts.stop_failed(alert_id, by=by, reason=exc.reason)
+            raise
 
     def create_key(self, name: str, role: str) -> str:
         """A new API key (the full key; only its hash is stored)."""
@@ -320,13 +349,3 @@ def demo_settings(settings: Settings) -> Settings:
     return settings.model_copy(
         update={"analyzer_options": options, "analyzers": analyzers, "allowed_source_schemes": schemes}
     )
-
-
-def controller_config(raw: dict[str, Any] | None) -> Any:
-    if not raw:
-        return None
-    from pydantic import TypeAdapter
-
-    from framewarden.actions.controllers import ControllerConfig
-
-    return TypeAdapter(ControllerConfig).validate_python(raw)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _In(BaseModel):
@@ -15,19 +15,34 @@ class _In(BaseModel):
 class ChannelCreate(_In):
     name: str = Field(..., description="Channel name (slug: letters, digits, . _ -).")
     source_url: str = Field(..., description="Live source URL: rtmp://, rtsp://, srt://, http(s)://...")
-    controller: dict[str, Any] | None = Field(
-        None, description='How "stop stream" reaches the streaming server, e.g. {"type": "nginx_rtmp", ...}.'
+    controller: str | None = Field(
+        None,
+        max_length=200,
+        description="Name of a stream controller defined in the server's settings ([controllers.NAME]): "
+        'how "stop stream" reaches the streaming server. None = the stream cannot be stopped upstream.',
     )
     trusted: bool = Field(False, description="Trusted channels may use the rule's longer sample interval.")
     start: bool = Field(True, description="Start analyzing at once.")
 
+    @field_validator("controller", mode="before")
+    @classmethod
+    def _by_name_only(cls, v: object) -> object:
+        if isinstance(v, dict):
+            raise ValueError(
+                "controllers are defined by the operator in the server's settings ([controllers.NAME]); "
+                "send the controller's name"
+            )
+        return v
+
 
 class ChannelPublic(BaseModel):
     name: str
-    source_url: str
+    source_url: str = Field(
+        ..., description="Credentials masked (rtsp://***@host/...) except for admins reading one channel."
+    )
     desired_state: str
     trusted: bool
-    controller: dict[str, Any]
+    controller: str | None = Field(None, description="Name of the stream controller (settings).")
     state: str = Field(..., description="starting | live | reconnecting | stopped | error")
     reason: str = ""
     rule_id: str | None = None

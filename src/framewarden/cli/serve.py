@@ -36,6 +36,10 @@ def serve(
     logging.getLogger().setLevel(level)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # The bound address feeds the network policy: controllers may not call this API.
+    settings = settings.model_copy(
+        update={"host": host or settings.host, "port": settings.port if port is None else port}
+    )
     runtime = Runtime(settings, demo=demo)
     runtime.start()
     app = create_app(runtime)

@@ -3,7 +3,8 @@
 It loops the clip forever and releases frames at their media time (like
 ``ffmpeg -re``), so the demo channel behaves like a real live channel:
 results arrive at the pace of the video and latency means something.
-A source URL ``demo:`` (or ``demo:<path>``) selects it.
+The source URL ``demo:`` selects it; nothing else may follow the scheme (a
+path there would let a client read any file the server can).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from framewarden.errors import ConfigError
 from framewarden.media.frame import Frame
 from framewarden.media.source import SourceStats, VideoSource, open_video
-
-DEMO_SCHEME = "demo:"
+from framewarden.media.source_check import DEMO_SCHEME
 
 
 def demo_clip() -> Path:
@@ -74,6 +75,7 @@ class DemoSource:
 def open_source_with_demo(source: str, *, timeout_s: float = 10.0) -> Any:
     """The server's source opener: ``demo:`` URLs get a DemoSource, others a live VideoSource."""
     if source.startswith(DEMO_SCHEME):
-        rest = source[len(DEMO_SCHEME) :]
-        return DemoSource(Path(rest) if rest else demo_clip(), timeout_s=timeout_s)
+        if source != DEMO_SCHEME:  # checked at the API too; this is the last line of defence
+            raise ConfigError(f"{source}: demo: plays only the bundled demo clip")
+        return DemoSource(demo_clip(), timeout_s=timeout_s)
     return open_video(source, live=True, timeout_s=timeout_s)

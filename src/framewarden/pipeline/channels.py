@@ -18,12 +18,12 @@ import logging
 import re
 import threading
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from urllib.parse import urlsplit
 
 from framewarden.actions.controllers import ControllerConfig, StreamController, build_controller
 from framewarden.config import Settings, get_settings
 from framewarden.errors import ConfigError
+from framewarden.media.source_check import check_source
+from framewarden.netpolicy import NetworkPolicy
 from framewarden.pipeline.context import WorkerContext
 from framewarden.pipeline.supervisor import Backoff, ChannelSnapshot, ChannelSupervisor
 from framewarden.pipeline.worker import ChannelSpec, ChannelWorker
@@ -55,19 +55,6 @@ def check_channel_name(name: str) -> str:
     return name
 
 
-def check_source(source: str, settings: Settings) -> str:
-    """A channel source must use an allowed URL scheme (local files only when allowed)."""
-    scheme = urlsplit(source).scheme.lower()
-    if scheme in {"", "file"} or (len(scheme) == 1 and Path(source).is_absolute()):
-        if not settings.allow_file_sources:
-            raise ConfigError(f"{source}: local files are not allowed as channel sources")
-        return source
-    if scheme not in settings.allowed_source_schemes:
-        allowed = ", ".join(settings.allowed_source_schemes)
-        raise ConfigError(f"{source}: scheme {scheme!r} is not allowed (allowed: {allowed})")
-    return source
-
-
 class ChannelManager:
     """Add, remove, start and stop live channels; snapshot them; apply rule changes."""
 
@@ -86,6 +73,7 @@ class ChannelManager:
         self._rules: tuple[Rule, ...] = tuple(rules)
         self._versions: dict[str, int] = dict(rule_versions or {})
         self._channels: dict[str, ChannelSupervisor] = {}
+        self._refused: dict[str, str] = {}  # channels held in error: why they may not start
         self._lock = threading.RLock()
 
     # --- channels ------------------------------------------------------------------
@@ -103,7 +91,8 @@ class ChannelManager:
         check_channel_name(name)
         check_source(source, self.settings)
         if controller is None or not hasattr(controller, "stop"):
-            controller = build_controller(controller, source=source)
+            policy = NetworkPolicy.from_settings(self.settings)  # checked again before each call
+            controller = build_controller(controller, source=source, policy=policy)
         with self._lock:
             if name in self._channels:
                 raise DuplicateChannelError(f"channel {name!r} already exists")
@@ -123,17 +112,47 @@ class ChannelManager:
             supervisor.start()
         return supervisor.snapshot()
 
+    def hold(self, name: str, source: str, reason: str, *, trusted: bool = False) -> ChannelSnapshot:
+        """Register a channel that may not run (its source or controller is no longer allowed).
+
+        It shows in ``error`` with ``reason`` and refuses :meth:`start`; nothing
+        is opened.  A restored channel that fails its checks lands here, so
+        the operator sees it instead of it vanishing.
+        """
+        check_channel_name(name)
+        with self._lock:
+            if name in self._channels:
+                raise DuplicateChannelError(f"channel {name!r} already exists")
+            rule = resolve(self._rules, name)
+            spec = ChannelSpec(
+                name=name,
+                source=source,
+                rule=rule,
+                rule_version=self._versions.get(rule.id, 0),
+                trusted=trusted,
+            )
+            supervisor = ChannelSupervisor(ChannelWorker(spec, self.context), backoff=self.backoff)
+            self._channels[name] = supervisor
+            self._refused[name] = reason
+        supervisor.fail(reason)
+        return supervisor.snapshot()
+
     def remove(self, name: str, *, timeout: float = 30.0) -> None:
         """Stop a channel (gracefully) and forget it."""
         supervisor = self._get(name)
         supervisor.stop(timeout)
         with self._lock:
             self._channels.pop(name, None)
+            self._refused.pop(name, None)
         self.context.metrics.forget(name)
 
     def start(self, name: str) -> ChannelSnapshot:
-        """Start a stopped channel (after a stop or an auto-stop)."""
+        """Start a stopped channel (after a stop or an auto-stop); a held one is refused."""
         supervisor = self._get(name)
+        with self._lock:
+            refused = self._refused.get(name)
+        if refused is not None:
+            raise ConfigError(f"channel {name!r} may not start: {refused}")
         supervisor.start()
         return supervisor.snapshot()
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from framewarden.events import Event
 from framewarden.pipeline.worker import ChannelState, ChannelWorker, SessionEnd
+from framewarden.redact import redact_text, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ class ChannelSupervisor:
         return self._thread is not None and self._thread.is_alive()
 
     def _set_state(self, state: ChannelState, reason: str = "") -> None:
+        reason = redact_text(reason)  # reasons quote URLs; they reach every role and the logs
         with self._lock:
             if (state, reason) == (self._state, self._reason):
                 return
@@ -121,6 +123,10 @@ class ChannelSupervisor:
         log.info("channel %s: %s %s", self.name, state.value, reason)
         events = self.worker.context.events
         events.publish(Event("channel_state", {"state": state.value, "reason": reason}, channel=self.name))
+
+    def fail(self, reason: str) -> None:
+        """Show the channel in ``error`` with ``reason`` (for a channel that may not run)."""
+        self._set_state(ChannelState.ERROR, reason)
 
     def _on_live(self) -> None:
         self._attempt = 0
@@ -133,7 +139,7 @@ class ChannelSupervisor:
             state, reason, since = self._state, self._reason, self._since
         return ChannelSnapshot(
             name=spec.name,
-            source=spec.source,
+            source=redact_url(spec.source),  # snapshots reach every role: never the credentials
             state=state,
             reason=reason,
             since=since,

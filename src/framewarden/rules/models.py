@@ -178,7 +178,18 @@ class Rule(BaseModel):
         default_factory=lambda: Window(), description="K of N frames for auto-stop."
     )
     notify: list[str] = Field(default_factory=list, description="Names of notification targets.")
-    analyzers: list[str] | None = Field(None, description="Analyzer keys; None = the server default.")
+    # No per-rule ``analyzers``: the server runs settings.analyzers on every analyzed frame, in
+    # batches shared across channels; ``labels`` choose what a rule acts on (docs/rules.md).
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_analyzers(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "analyzers" in data:
+            raise ValueError(
+                "analyzers: a rule cannot choose analyzers (the server runs settings.analyzers for "
+                "every channel); select what the rule acts on with labels, and remove this field"
+            )
+        return data
 
     @field_validator("id")
     @classmethod

@@ -1,4 +1,7 @@
-"""Channels: a named live source, its rule, its stream controller and its desired state.
+"""Channels: a named live source, its rule, its stream controller's name and its desired state.
+
+The controller itself is defined in the server's settings (``[controllers.NAME]``):
+a channel only names it, so nothing stored through the API can run a program.
 
 ``desired_state`` is what the operator asked for (running / stopped), kept so
 a restarted server brings the same channels back up.
@@ -27,7 +30,7 @@ def create_channel(
     name: str,
     source_url: str = "",
     rule_id: str | None = None,
-    controller: dict[str, Any] | None = None,
+    controller_name: str | None = None,
     trusted: bool = False,
     desired_state: DesiredState = "stopped",
 ) -> Channel:
@@ -40,7 +43,7 @@ def create_channel(
         name=name,
         source_url=source_url,
         rule_id=rule_id,
-        controller=dict(controller or {}),
+        controller_name=controller_name or None,
         trusted=trusted,
         desired_state=desired_state,
     )
@@ -73,7 +76,7 @@ def update_channel(
     name: str,
     source_url: str = _UNSET,
     rule_id: str | None = _UNSET,
-    controller: dict[str, Any] = _UNSET,
+    controller_name: str | None = _UNSET,
     trusted: bool = _UNSET,
     desired_state: DesiredState = _UNSET,
 ) -> Channel:
@@ -86,8 +89,8 @@ def update_channel(
         channel.source_url = source_url
     if rule_id is not _UNSET:
         channel.rule_id = rule_id
-    if controller is not _UNSET:
-        channel.controller = dict(controller)
+    if controller_name is not _UNSET:
+        channel.controller_name = controller_name or None
     if trusted is not _UNSET:
         channel.trusted = trusted
     channel.updated_at = utcnow()

@@ -84,7 +84,7 @@ class Channel(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     source_url: Mapped[str] = mapped_column(Text, default="")
     rule_id: Mapped[str | None] = mapped_column(String(100))
-    controller: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    controller_name: Mapped[str | None] = mapped_column(String(200))  # a name in settings.controllers
     trusted: Mapped[bool] = mapped_column(Boolean, default=False)
     desired_state: Mapped[str] = mapped_column(String(20), default="stopped")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

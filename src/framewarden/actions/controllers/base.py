@@ -14,12 +14,15 @@ from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from framewarden.errors import FramewardenError
+from framewarden.netpolicy import AddressRefusedError, NetworkPolicy
+from framewarden.redact import redact_text
 
 
 class ControllerError(FramewardenError):
     """Stopping a stream failed: ``<channel>: <reason>``."""
 
     def __init__(self, channel: str, reason: str) -> None:
+        reason = redact_text(reason)  # reasons reach moderators, alerts and logs
         super().__init__(f"{channel}: cannot stop stream: {reason}")
         self.channel = channel
         self.reason = reason
@@ -59,3 +62,13 @@ def render(template: str, values: Mapping[str, str], *, channel: str) -> str:
         return template.format_map(values)
     except (KeyError, IndexError, ValueError) as exc:
         raise ControllerError(channel, f"bad template {template!r}: {exc!r}") from None
+
+
+def check_reachable(policy: NetworkPolicy | None, url: str, *, channel: str) -> None:
+    """Refuse a rendered controller URL the operator's network policy does not allow."""
+    if policy is None:
+        return
+    try:
+        policy.check_url(url, what="controller URL")
+    except AddressRefusedError as exc:
+        raise ControllerError(channel, str(exc)) from None

@@ -1,8 +1,10 @@
 """Typed controller configs (a discriminated union on ``type``) and the factory.
 
-A channel stores its controller as JSON; :func:`parse_controller_config`
-validates it and :func:`build_controller` makes the controller, given the
-channel's source URL so nginx-rtmp can find the app and stream by itself.
+The operator defines controllers in settings (``[controllers.NAME]``);
+:func:`parse_controller_config` validates one and :func:`build_controller`
+makes the controller, given the channel's source URL so nginx-rtmp can find
+the app and stream by itself.  Channels refer to a controller by name only
+(:mod:`~framewarden.actions.controllers.registry`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from framewarden.actions.controllers.command import CommandController
 from framewarden.actions.controllers.http import HttpController
 from framewarden.actions.controllers.nginx_rtmp import NginxRtmpController
 from framewarden.actions.controllers.null import NullController
+from framewarden.netpolicy import NetworkPolicy
 
 
 class _Base(BaseModel):
@@ -66,8 +69,13 @@ def parse_controller_config(data: object) -> ControllerConfig:
     return _ADAPTER.validate_python(data)
 
 
-def build_controller(config: ControllerConfig | None, *, source: str = "") -> StreamController:
-    """The controller for ``config`` (None = the do-nothing one); ``source`` is the channel URL."""
+def build_controller(
+    config: ControllerConfig | None, *, source: str = "", policy: NetworkPolicy | None = None
+) -> StreamController:
+    """The controller for ``config`` (None = the do-nothing one); ``source`` is the channel URL.
+
+    ``policy`` (the operator's network allow-list) is checked before every HTTP call.
+    """
     if config is None or isinstance(config, NullConfig):
         return NullController()
     if isinstance(config, NginxRtmpConfig):
@@ -78,6 +86,7 @@ def build_controller(config: ControllerConfig | None, *, source: str = "") -> St
             source=source,
             timeout_s=config.timeout_s,
             require_dropped=config.require_dropped,
+            policy=policy,
         )
     if isinstance(config, HttpConfig):
         return HttpController(
@@ -88,5 +97,6 @@ def build_controller(config: ControllerConfig | None, *, source: str = "") -> St
             expected_status=config.expected_status,
             timeout_s=config.timeout_s,
             source=source,
+            policy=policy,
         )
     return CommandController(config.argv, timeout_s=config.timeout_s, source=source)

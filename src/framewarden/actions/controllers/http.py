@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 
 import httpx
 
-from framewarden.actions.controllers.base import ControllerError, render, template_values
+from framewarden.actions.controllers.base import ControllerError, check_reachable, render, template_values
+from framewarden.netpolicy import NetworkPolicy
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,10 @@ class HttpController:
         expected_status: Sequence[int] = (200, 201, 202, 204),
         timeout_s: float = 5.0,
         source: str = "",
+        policy: NetworkPolicy | None = None,
     ) -> None:
         self.url = url
+        self.policy = policy
         self.method = method.upper()
         self.headers = dict(headers or {})
         self.body = body
@@ -39,6 +42,7 @@ class HttpController:
     def stop(self, channel: str) -> None:
         values = template_values(channel, self.source)
         url = render(self.url, values, channel=channel)
+        check_reachable(self.policy, url, channel=channel)  # after rendering: {channel} may be in the host
         headers = {k: render(v, values, channel=channel) for k, v in self.headers.items()}
         content = render(self.body, values, channel=channel).encode() if self.body else None
         try:

@@ -12,7 +12,8 @@ import logging
 
 import httpx
 
-from framewarden.actions.controllers.base import ControllerError, render, template_values
+from framewarden.actions.controllers.base import ControllerError, check_reachable, render, template_values
+from framewarden.netpolicy import NetworkPolicy
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,9 @@ class NginxRtmpController:
         source: str = "",
         timeout_s: float = 5.0,
         require_dropped: bool = True,
+        policy: NetworkPolicy | None = None,
     ) -> None:
+        self.policy = policy
         self.control_url = control_url.rstrip("/")
         self.app = app
         self.stream = stream
@@ -53,6 +56,7 @@ class NginxRtmpController:
     def stop(self, channel: str) -> None:
         app, stream = self.target(channel)
         url = f"{self.control_url}/drop/publisher"
+        check_reachable(self.policy, url, channel=channel)
         try:
             response = httpx.get(url, params={"app": app, "name": stream}, timeout=self.timeout_s)
         except httpx.HTTPError as exc:

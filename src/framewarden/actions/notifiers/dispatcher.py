@@ -26,6 +26,7 @@ from typing import Any
 
 from framewarden.actions.notifiers.base import Message, Notifier
 from framewarden.events import Event, EventBus
+from framewarden.redact import redact_text
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +208,7 @@ class Dispatcher:
         self._finish(nxt, "dropped", "dispatcher closed before the retry")
 
     def _finish(self, delivery: _Delivery, status: str, error: str | None) -> None:
+        error = redact_text(error) if error else error  # stored, pushed to viewers and logged
         record = DeliveryRecord(
             delivery.target, delivery.message.alert_id, delivery.attempt, status, error, time.time()
         )

@@ -1,4 +1,8 @@
-"""Alerts: list and filter; confirm, dismiss or stop the stream, with the moderator's identity."""
+"""Alerts: list and filter; confirm, dismiss or stop the stream, with the moderator's identity.
+
+Handlers are plain ``def`` (run in the thread pool): database waits never
+block the event loop that carries the WebSocket events.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from starlette.concurrency import run_in_threadpool
 
 from framewarden.actions.alerts import alert_payload
 from framewarden.api.deps import ModeratorDep, RuntimeDep, SessionDep, ViewerDep
 from framewarden.api.schemas import Page, Review
 from framewarden.store import alerts as repo
+from framewarden.store.errors import ConflictError
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
 StatusName = Literal["open", "confirmed", "dismissed", "stream_stopped"]
@@ -78,14 +82,27 @@ def dismiss(
     )
 
 
-@router.post("/alerts/{alert_id}/stop-stream")
-async def stop_stream(
+@router.post(
+    "/alerts/{alert_id}/stop-stream",
+    responses={
+        409: {"description": "The alert cannot move to stream_stopped; nothing was done."},
+        502: {"description": "The stream controller failed; the alert stays open with auto_stop_failed."},
+    },
+)
+def stop_stream(
     alert_id: int, runtime: RuntimeDep, principal: ModeratorDep, review: Review | None = None
 ) -> dict[str, Any]:
-    """Stop the alert's stream at the streaming server, then mark the alert ``stream_stopped``."""
+    """Stop the alert's stream at the streaming server, then mark the alert ``stream_stopped``.
+
+    The move is validated first: an alert that cannot become ``stream_stopped``
+    (already confirmed or dismissed) answers 409 and nothing is stopped.
+    """
     with runtime.db.read() as session:
-        channel = repo.require_alert(session, alert_id=alert_id).channel
-    await run_in_threadpool(runtime.stop_stream, channel, principal.identity)
+        alert = repo.require_alert(session, alert_id=alert_id)
+        channel, current = alert.channel, alert.status
+    if current not in repo.sources_of("stream_stopped"):
+        raise ConflictError("alert", alert_id, f"cannot go from {current} to stream_stopped")
+    runtime.stop_stream(channel, principal.identity, alert_ids=[alert_id])
     alert = runtime.alerts.stop_stream(alert_id, by=principal.identity, note=(review or Review()).note)
     return alert_payload(alert)
 

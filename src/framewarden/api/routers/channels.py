@@ -1,33 +1,42 @@
-"""Live channels: create, list with state and stats, start, stop, stop stream, delete."""
+"""Live channels: create, list with state and stats, start, stop, stop stream, delete.
+
+Handlers are plain ``def``: FastAPI runs them in its thread pool, so database
+waits (SQLite's busy timeout) and worker joins never block the event loop
+that carries the WebSocket events.
+
+Source URLs carry credentials: every answer masks them (``rtsp://***@host``)
+except an admin's read of one channel, the place an admin edits it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, status
-from starlette.concurrency import run_in_threadpool
 
 from framewarden.api.deps import AdminDep, ModeratorDep, RuntimeDep, SessionDep, ViewerDep
-from framewarden.api.runtime import Runtime, controller_config
+from framewarden.api.runtime import Runtime
 from framewarden.api.schemas import ChannelCreate, ChannelPublic
 from framewarden.pipeline.channels import check_channel_name, check_source
+from framewarden.redact import redact_text, redact_url
 from framewarden.store import channels as repo
 
 router = APIRouter(prefix="/v1/channels", tags=["channels"])
+_NOT_STATS = {"name", "source", "state", "reason", "trusted", "controller"}
 
 
-def _public(runtime: Runtime, row: Any) -> ChannelPublic:
+def _public(runtime: Runtime, row: Any, *, reveal: bool = False) -> ChannelPublic:
     snap = runtime.channels.snapshot(row.name).to_dict() if row.name in runtime.channels else {}
     return ChannelPublic(
         name=row.name,
-        source_url=row.source_url,
+        source_url=row.source_url if reveal else redact_url(row.source_url),
         desired_state=row.desired_state,
         trusted=row.trusted,
-        controller=row.controller or {},
+        controller=row.controller_name,
         state=snap.get("state", "stopped"),
-        reason=snap.get("reason", ""),
+        reason=redact_text(snap.get("reason", "")),
         rule_id=snap.get("rule_id"),
-        stats={k: v for k, v in snap.items() if k not in {"name", "source", "state", "reason", "trusted"}},
+        stats={k: v for k, v in snap.items() if k not in _NOT_STATS},
     )
 
 
@@ -40,64 +49,76 @@ def list_channels(runtime: RuntimeDep, session: SessionDep, _: ViewerDep) -> lis
 def create_channel(body: ChannelCreate, runtime: RuntimeDep, _: AdminDep) -> ChannelPublic:
     check_channel_name(body.name)
     check_source(body.source_url, runtime.settings)
-    controller = controller_config(body.controller)  # validated before anything is stored
+    # Resolved (and the name checked) before anything is stored.
+    controller = runtime.controllers.build(body.controller, source=body.source_url)
     with runtime.db.begin() as session:
         row = repo.create_channel(
             session,
             name=body.name,
             source_url=body.source_url,
-            controller=body.controller or {},
+            controller_name=body.controller,
             trusted=body.trusted,
             desired_state="running" if body.start else "stopped",
         )
     runtime.channels.add(
         body.name, body.source_url, controller=controller, trusted=body.trusted, start=body.start
     )
-    return _public(runtime, row)
+    return _public(runtime, row, reveal=True)
 
 
 @router.get("/{name}")
-def get_channel(name: str, runtime: RuntimeDep, session: SessionDep, _: ViewerDep) -> ChannelPublic:
-    return _public(runtime, repo.require_channel(session, name=name))
+def get_channel(name: str, runtime: RuntimeDep, session: SessionDep, principal: ViewerDep) -> ChannelPublic:
+    """One channel; an admin sees the source URL in full (to edit it), other roles masked."""
+    return _public(runtime, repo.require_channel(session, name=name), reveal=principal.allows("admin"))
 
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_channel(name: str, runtime: RuntimeDep, _: AdminDep) -> None:
-    with runtime.db.begin() as session:
+def delete_channel(name: str, runtime: RuntimeDep, _: AdminDep) -> None:
+    with runtime.db.read() as session:
         repo.require_channel(session, name=name)
     if name in runtime.channels:
-        await run_in_threadpool(runtime.channels.remove, name)
+        runtime.channels.remove(name)
     with runtime.db.begin() as session:
         repo.delete_channel(session, name=name)
 
 
 @router.post("/{name}/start")
 def start_channel(name: str, runtime: RuntimeDep, _: AdminDep) -> ChannelPublic:
+    with runtime.db.read() as session:
+        row = repo.require_channel(session, name=name)
+    if name not in runtime.channels:
+        controller = runtime.controllers.build(row.controller_name, source=row.source_url)
+        runtime.channels.add(name, row.source_url, controller=controller, trusted=row.trusted)
+    else:
+        runtime.channels.start(name)  # refuses a channel held in error
     with runtime.db.begin() as session:
         row = repo.update_channel(session, name=name, desired_state="running")
-    if name not in runtime.channels:
-        runtime.channels.add(
-            name, row.source_url, controller=controller_config(row.controller), trusted=row.trusted
-        )
-    else:
-        runtime.channels.start(name)
     return _public(runtime, row)
 
 
 @router.post("/{name}/stop")
-async def stop_channel(name: str, runtime: RuntimeDep, _: AdminDep) -> ChannelPublic:
+def stop_channel(name: str, runtime: RuntimeDep, _: AdminDep) -> ChannelPublic:
     """Stop analyzing (the stream itself keeps going)."""
     with runtime.db.begin() as session:
         row = repo.update_channel(session, name=name, desired_state="stopped")
     if name in runtime.channels:
-        await run_in_threadpool(runtime.channels.stop, name)
+        runtime.channels.stop(name)
     return _public(runtime, row)
 
 
-@router.post("/{name}/stop-stream")
-async def stop_stream(name: str, runtime: RuntimeDep, principal: ModeratorDep) -> ChannelPublic:
-    """A moderator's stop: drop the publisher at the streaming server, then stop the channel."""
-    await run_in_threadpool(runtime.stop_stream, name, principal.identity)
+@router.post(
+    "/{name}/stop-stream",
+    responses={502: {"description": "The stream controller failed; nothing changed."}},
+)
+def stop_stream(name: str, runtime: RuntimeDep, principal: ModeratorDep) -> ChannelPublic:
+    """A moderator's stop: drop the publisher at the streaming server, then stop the channel.
+
+    When the controller fails the answer is 502 with the reason, the channel
+    keeps running and its open alerts record the failure.
+    """
+    with runtime.db.read() as session:
+        repo.require_channel(session, name=name)
+    runtime.stop_stream(name, principal.identity)
     with runtime.db.begin() as session:
         row = repo.update_channel(session, name=name, desired_state="stopped")
     return _public(runtime, row)
