@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     s3_access_key_id: str = Field("", description="Access key for the S3-compatible store.")
     s3_secret_access_key: SecretStr = Field(SecretStr(""), description="Secret key for S3.")
     s3_region: str = Field("us-east-1", description="Region name sent to the S3 endpoint.")
+    s3_timeout_s: float = Field(10.0, gt=0, description="Connect and read timeout of S3 calls, seconds.")
     # --- analysis --------------------------------------------------------
     analyzers: list[str] = Field(
         default_factory=lambda: ["nudenet", "ocr_text", "hashlist"],
@@ -114,6 +115,27 @@ class Settings(BaseSettings):
         "many seconds of its last frame into that alert (occurrences + 1, no new notification) "
         "instead of opening a new one (0 = never group).",
     )
+    # --- video jobs, the Rekognition-compatible endpoint, bucket watching ---
+    job_workers: int = Field(1, ge=1, le=64, description="Video jobs run at once by `framewarden serve`.")
+    rekognition_path_prefix: str = Field(
+        "/rekognition",
+        description="Path the AWS JSON endpoint also answers under (it always answers on POST /).",
+    )
+    rekognition_sns_topics: dict[str, str] = Field(
+        default_factory=dict,
+        description="SNS topic ARN (a client's NotificationChannel) -> notification target name "
+        "that receives the SNS-shaped completion message.",
+    )
+    aws_key_master: SecretStr = Field(
+        SecretStr(""),
+        description="Secret from which AWS-style access keys' secrets are derived; empty = a random "
+        "one kept in <data_dir>/aws-key-master (set it when several servers share one database).",
+    )
+    watch_urls: list[str] = Field(
+        default_factory=list,
+        description="s3://bucket/prefix locations whose new objects the server moderates.",
+    )
+    watch_interval_s: float = Field(10.0, gt=0, description="How often watched buckets are listed.")
     log_level: str = Field("INFO", description="Logging level.")
 
     @field_validator("data_dir")

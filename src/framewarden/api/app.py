@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from framewarden import __version__
-from framewarden.api import errors
-from framewarden.api.routers import alerts, channels, events, images, keys, results, rules, system
+from framewarden.api import errors, rekognition
+from framewarden.api.routers import alerts, channels, events, images, jobs, keys, results, rules, system
 from framewarden.api.runtime import Runtime
 
 
@@ -21,6 +21,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     errors.install(app)
-    for module in (system, images, channels, rules, alerts, results, events, keys):
+    for module in (system, images, channels, rules, alerts, results, events, keys, jobs):
         app.include_router(module.router)
+    rekognition.install(app, runtime.settings.rekognition_path_prefix)
     return app

@@ -51,6 +51,7 @@ class Runtime:
     alerts: AlertService = field(init=False)
     channels: ChannelManager = field(init=False)
     image_rate_limiter: RateLimiter = field(init=False)
+    jobs: Any = field(init=False)  # framewarden.jobs.service.JobService
     _stops: list[Callable[[], Any]] = field(default_factory=list, init=False)
     _escalation_stop: threading.Event = field(default_factory=threading.Event, init=False)
     _rules_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -65,6 +66,7 @@ class Runtime:
         self.start_notifications()
         self.start_alerts()
         self.start_channels()
+        self.start_jobs()
         self.start_escalation()
         log.info("framewarden runtime started (data dir %s)", self.settings.data_dir)
         return self
@@ -118,6 +120,26 @@ class Runtime:
         if self.demo:
             self.add_demo_channel()
         self.restore_channels()
+
+    def start_jobs(self) -> None:
+        """Video jobs (and the bucket watchers that feed them) resume what the store holds."""
+        from framewarden.jobs.service import JobService
+
+        self.jobs = JobService(
+            self.db,
+            self.batcher,
+            self.settings,
+            bus=self.bus,
+            dispatcher=self.dispatcher,
+            server_analyzers=[a.name for a in self.moderator.analyzers],
+            max_side=preferred_max_side(self.moderator.analyzers),
+            workers=self.settings.job_workers,
+        ).start()
+        self._stops.append(lambda: self.jobs.close(10.0))
+        if self.settings.watch_urls:
+            from framewarden.jobs.watch import start_server_watchers
+
+            self._stops.append(start_server_watchers(self))
 
     def start_escalation(self, period_s: float = 5.0) -> None:
         if self.settings.alert_escalation_s <= 0:

@@ -194,3 +194,32 @@ class InferenceBatcher:
     def _cancel_pending(self) -> None:
         for _, fut in self._drain():
             fut.cancel()
+
+
+class BackgroundLane:
+    """A low-priority lane into a shared batcher, for work that can wait (video jobs).
+
+    Live channels submit straight to the batcher; a job submits here.  The
+    lane lets at most ``max_in_flight`` of its frames into the batcher's queue
+    at a time (by default one batch), so a live frame arriving behind a long
+    job waits for at most one batch of job frames, never for the job's whole
+    backlog.  Built on the batcher's public ``submit``, it changes nothing for
+    other callers.
+    """
+
+    def __init__(self, batcher: InferenceBatcher, max_in_flight: int | None = None) -> None:
+        self.batcher = batcher
+        self.max_in_flight = max_in_flight or batcher.max_batch
+        self._slots = threading.BoundedSemaphore(self.max_in_flight)
+
+    def submit(self, frame: Frame, timeout: float | None = None) -> Future[ModerationResult]:
+        """Wait for a free slot, then queue ``frame``; raises ``TimeoutError`` after ``timeout``."""
+        if not self._slots.acquire(timeout=timeout):
+            raise TimeoutError("no free slot in the background lane")
+        try:
+            future = self.batcher.submit(frame)
+        except BaseException:
+            self._slots.release()
+            raise
+        future.add_done_callback(lambda _: self._slots.release())
+        return future
