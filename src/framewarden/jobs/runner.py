@@ -79,7 +79,11 @@ class JobRunner:
                 jobs_repo.merge_summary(
                     session,
                     job_id=self.job_id,
-                    patch={"VideoMetadata": meta.to_rekognition(), "MergeGapMs": 2.0 * step_s * 1000.0 + 1.0},
+                    patch={
+                        "VideoMetadata": meta.to_rekognition(),
+                        "MergeGapMs": 2.0 * step_s * 1000.0 + 1.0,
+                        "ModelVersions": dict(getattr(self.lane.batcher.moderator, "model_versions", {})),
+                    },
                 )
             dedup = Deduplicator(self.spec.dedup, 8, 10.0)
             pending: collections.deque[_Pending] = collections.deque()

@@ -127,6 +127,7 @@ def start_content_moderation(
         spec = JobSpec(
             source=f"s3://{obj['Bucket']}/{obj['Name']}",
             min_confidence=_min_confidence(params),
+            sample_interval_s=runtime.settings.rekognition_sample_interval_s,
             tag=str(tag or ""),
             sns_topic_arn=topic,
             version=version,
