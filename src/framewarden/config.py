@@ -122,7 +122,10 @@ class Settings(BaseSettings):
         description="Path the AWS JSON endpoint also answers under (it always answers on POST /).",
     )
     rekognition_sample_interval_s: float = Field(
-        1.0, ge=0, le=3600, description="Sample interval of videos started through StartContentModeration (0 = all)."
+        1.0,
+        ge=0,
+        le=3600,
+        description="Sample interval of videos started by StartContentModeration (0 = all).",
     )
     rekognition_sns_topics: dict[str, str] = Field(
         default_factory=dict,
