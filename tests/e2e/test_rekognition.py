@@ -149,6 +149,7 @@ def serve(
         'analyzers = ["hashlist"]\n'
         "alert_escalation_s = 0\n"
         "rekognition_sample_interval_s = 0.5\n"
+        f'watch_urls = ["s3://{BUCKET}/watched/"]\nwatch_interval_s = 0.2\n'
         f's3_endpoint_url = "{s3[0]}"\ns3_access_key_id = "test"\ns3_secret_access_key = "test"\n'
         f'[rekognition_sns_topics]\n"{TOPIC}" = "sns-http"\n'
         f'[[notification_targets]]\nname = "sns-http"\ntype = "webhook"\nurl = "{receiver.url}/sns"\n'
@@ -325,3 +326,20 @@ def test_kill_9_mid_job_resumes_to_the_same_results(serve: Serve) -> None:
         a = rek.get_content_moderation(JobId=job_id, AggregateBy=agg)["ModerationLabels"]
         b = rek.get_content_moderation(JobId=resumed["JobId"], AggregateBy=agg)["ModerationLabels"]
         assert a == b
+
+
+def test_server_watch_setting_moderates_each_new_object_once(
+    serve: Serve, s3: tuple[str, Any], media: dict[str, Path]
+) -> None:
+    admin = json.loads(serve.cli("keys", "create", "--role", "viewer", "--json"))["key"]
+    s3[1].upload_file(str(media["clip"]), BUCKET, "watched/new.mp4")
+
+    def jobs() -> list[dict[str, Any]]:
+        body = httpx.get(
+            f"{serve.url}/v1/jobs", params={"limit": 500}, headers={"Authorization": f"Bearer {admin}"}
+        )
+        return [j for j in body.json()["items"] if j["source"] == f"s3://{BUCKET}/watched/new.mp4"]
+
+    assert wait_until(lambda: [j["status"] for j in jobs()] == ["succeeded"], 60), jobs()
+    time.sleep(1.0)  # five more listings of the bucket: still one job for the one version
+    assert len(jobs()) == 1 and jobs()[0]["tag"] == "watch"

@@ -26,7 +26,7 @@ from typing import Any
 from framewarden import fsutil
 from framewarden.config import Settings
 from framewarden.errors import ConfigError
-from framewarden.media.s3 import s3_client
+from framewarden.media.s3 import s3_client, s3_error
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,14 @@ class BucketWatcher:
         fsutil.write_atomic(self.cursor_path, json.dumps(body, sort_keys=True).encode())
 
     def _latest(self) -> list[ObjectVersion]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self._list()
+        except (BotoCoreError, ClientError) as exc:
+            raise s3_error(self.url, exc, self.settings.s3_timeout_s) from None
+
+    def _list(self) -> list[ObjectVersion]:
         client = s3_client(self.settings)
         found: list[ObjectVersion] = []
         pages = client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=self.prefix)

@@ -62,7 +62,7 @@ def s3_client(settings: Settings, timeout_s: float | None = None) -> Any:
     return boto3.client("s3", **kwargs)
 
 
-def _s3_error(url: str, exc: Exception, timeout_s: float) -> InputError:
+def s3_error(url: str, exc: Exception, timeout_s: float) -> InputError:
     """One typed error for what boto3 raises about an object."""
     from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
 
@@ -99,7 +99,7 @@ def read_object(loc: S3Location, settings: Settings, *, max_bytes: int, version:
             raise TooLargeInputError(url, f"{size} bytes exceeds the limit of {max_bytes}")
         data = bytes(obj["Body"].read(max_bytes + 1))
     except (ClientError, BotoCoreError) as exc:
-        raise _s3_error(url, exc, settings.s3_timeout_s) from None
+        raise s3_error(url, exc, settings.s3_timeout_s) from None
     if len(data) > max_bytes:
         raise TooLargeInputError(url, f"more than {max_bytes} bytes")
     return data
@@ -114,7 +114,7 @@ def presigned_url(url: str, settings: Settings, timeout_s: float = 10.0) -> str:
     try:
         head = client.head_object(Bucket=loc.bucket, Key=loc.key)
     except (ClientError, BotoCoreError) as exc:
-        raise _s3_error(url, exc, timeout_s) from None
+        raise s3_error(url, exc, timeout_s) from None
     if int(head.get("ContentLength", 0) or 0) == 0:
         raise EmptyInputError(url, "empty S3 object (0 bytes)")
     return str(
