@@ -116,6 +116,11 @@ class Settings(BaseSettings):
         "instead of opening a new one (0 = never group).",
     )
     # --- video jobs, the Rekognition-compatible endpoint, bucket watching ---
+    job_source_schemes: list[str] = Field(
+        default_factory=lambda: ["s3"],
+        description="URL schemes a video job's source may use (clients submit jobs: add http/https only "
+        "if the server may fetch any URL a client names).",
+    )
     job_workers: int = Field(1, ge=1, le=64, description="Video jobs run at once by `framewarden serve`.")
     rekognition_path_prefix: str = Field(
         "/rekognition",

@@ -152,8 +152,9 @@ def test_cancel_roles_and_refused_sources(
     src = {"source": str(media["clip"]), "sample_interval_s": 0}
     assert client.post("/v1/jobs", json=src, headers=auth(keys["viewer"])).status_code == 403
     assert client.get("/v1/jobs").status_code == 401
-    refused = client.post("/v1/jobs", json={"source": "ftp://x/y.mp4"}, headers=auth(keys["ingest"]))
-    assert refused.status_code == 422 and "not allowed" in refused.text
+    for url in ("ftp://x/y.mp4", "http://169.254.169.254/latest/meta-data", "file:///etc/passwd.mp4"):
+        refused = client.post("/v1/jobs", json={"source": url}, headers=auth(keys["ingest"]))
+        assert refused.status_code == 422 and "not allowed" in refused.text, url
     rt.settings = rt.settings.model_copy(update={"allow_file_sources": False})
     rt.jobs.settings = rt.settings
     local = client.post("/v1/jobs", json=src, headers=auth(keys["ingest"]))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
 import threading
 import uuid
@@ -43,6 +44,7 @@ from framewarden.store.models import Job
 log = logging.getLogger(__name__)
 
 _STOP = "\0stop"
+JOB_NICE = 10
 
 
 def job_view(job: Job) -> dict[str, Any]:
@@ -88,6 +90,7 @@ class JobService:
     server_analyzers: Sequence[str] = ()
     max_side: int = 0
     workers: int = 1
+    lane_slots: int = 2
     _queue: queue.Queue[str] = field(default_factory=queue.Queue, init=False)
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
     _running: dict[str, threading.Event] = field(default_factory=dict, init=False)
@@ -95,7 +98,8 @@ class JobService:
     _stopping: threading.Event = field(default_factory=threading.Event, init=False)
 
     def __post_init__(self) -> None:
-        self.lane = BackgroundLane(self.batcher)
+        # Two job frames at most ahead of a live frame: live latency over job throughput.
+        self.lane = BackgroundLane(self.batcher, max_in_flight=self.lane_slots)
 
     # --- lifecycle -----------------------------------------------------------------
     def start(self) -> JobService:
@@ -190,6 +194,10 @@ class JobService:
 
     # --- the workers ------------------------------------------------------------------------
     def _work(self) -> None:
+        # Decoding a job's video must not take CPU from live channels: on Linux a thread has its
+        # own nice value (FFmpeg's decoder threads inherit it), so the job worker yields first.
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), JOB_NICE)
         while not self._stopping.is_set():
             job_id = self._queue.get()
             if job_id == _STOP:

@@ -44,9 +44,10 @@ class JobSpec(BaseModel):
     def check(self, settings: Settings, server_analyzers: list[str]) -> JobSpec:
         """Refuse what the operator did not allow (schemes, local files, unknown analyzers)."""
         scheme = self.source.split("://", 1)[0].lower() if "://" in self.source else ""
-        if scheme and scheme not in JOB_SCHEMES:
+        allowed = [s for s in settings.job_source_schemes if s in JOB_SCHEMES]
+        if scheme and scheme not in allowed:
             raise ConfigError(
-                f"{self.source}: scheme {scheme!r} is not allowed for jobs ({', '.join(JOB_SCHEMES)})"
+                f"{self.source}: scheme {scheme!r} is not allowed for jobs ({', '.join(allowed)})"
             )
         check_source(self.source, settings)
         unknown = sorted(set(self.analyzers or ()) - set(server_analyzers))

@@ -53,10 +53,14 @@ class _Gate:
             self._n -= 1
 
 
+_masters: dict[str, bytes] = {}  # data dir -> master secret, read once per process
+
+
 def _principal(runtime: Runtime, request: SignedRequest) -> Principal:
     if not runtime.settings.auth_enabled:
         return ANONYMOUS_ADMIN
-    master = keys_repo.load_key_master(runtime.settings)
+    where = str(runtime.settings.data_dir)
+    master = _masters.get(where) or _masters.setdefault(where, keys_repo.load_key_master(runtime.settings))
     found: dict[str, Principal] = {}
 
     def lookup(access_key_id: str) -> str | None:
