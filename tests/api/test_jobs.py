@@ -166,3 +166,20 @@ def test_cancel_roles_and_refused_sources(
     assert client.delete(f"/v1/jobs/{job_id}", headers=auth(keys["ingest"])).status_code == 409
     assert wait_final(client, keys["ingest"], job_id)["status"] == "cancelled"
     assert client.get("/v1/jobs/nope", headers=auth(keys["viewer"])).status_code == 404
+
+
+def test_job_events_on_the_websocket(api: tuple[TestClient, dict[str, str]], media: dict[str, Path]) -> None:
+    client, keys = api
+    with client.websocket_connect(f"/v1/events?key={keys['viewer']}&kinds=job") as ws:
+        assert ws.receive_json()["kind"] == "hello"
+        job_id = client.post(
+            "/v1/jobs",
+            json={"source": str(media["clip"]), "sample_interval_s": 1},
+            headers=auth(keys["ingest"]),
+        ).json()["id"]
+        statuses = []
+        while not statuses or statuses[-1] not in {"succeeded", "failed"}:
+            event = ws.receive_json()
+            assert event["kind"] == "job" and event["payload"]["job_id"] == job_id
+            statuses.append(event["payload"]["status"])
+    assert statuses[0] == "queued" and "running" in statuses and statuses[-1] == "succeeded"

@@ -99,3 +99,32 @@ def test_cli_watch_once_moderates_new_images(moto_url: str, tmp_path: Path, isol
         and "s3://no-such-bucket/" in missing.output
         and "Traceback" not in missing.output
     )
+
+
+def test_a_pinned_version_is_read_not_the_latest(moto_url: str, tmp_path: Path) -> None:
+    from framewarden.media.s3 import parse_s3_url, s3_url
+    from framewarden.media.source import open_video
+    from tests.jobs.marked import make_clip
+
+    s3 = _bucket(moto_url, "pinned", versioned=True)
+    mark = make_mark(tmp_path / "mark.png")
+    first = s3.put_object(
+        Bucket="pinned",
+        Key="v/a b.mp4",
+        Body=make_clip(tmp_path / "2s.mp4", mark, duration_s=2, fps=5).read_bytes(),
+    )["VersionId"]
+    s3.put_object(
+        Bucket="pinned",
+        Key="v/a b.mp4",
+        Body=make_clip(tmp_path / "3s.mp4", mark, duration_s=3, fps=5).read_bytes(),
+    )
+    settings = Settings(
+        data_dir=tmp_path, s3_endpoint_url=moto_url, s3_access_key_id="t", s3_secret_access_key="t"
+    )
+    url = s3_url("pinned", "v/a b.mp4", first)
+    assert parse_s3_url(url).key == "v/a b.mp4" and parse_s3_url(url).version == first
+    with (
+        open_video(url, settings=settings) as old,
+        open_video(s3_url("pinned", "v/a b.mp4"), settings=settings) as new,
+    ):
+        assert (old.metadata.duration_ms, new.metadata.duration_ms) == (2000, 3000)

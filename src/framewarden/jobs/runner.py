@@ -25,6 +25,7 @@ from typing import Any
 
 from framewarden.config import Settings
 from framewarden.jobs.spec import JobSpec
+from framewarden.media.s3 import parse_s3_url, s3_url
 from framewarden.pipeline.batcher import BackgroundLane
 from framewarden.pipeline.dedup import Deduplicator
 from framewarden.result import ModerationResult
@@ -71,7 +72,7 @@ class JobRunner:
         started = time.perf_counter()
         analyzed = skipped = sampled = 0
         channel = f"job:{self.job_id}"
-        with opener(self.spec.source, timeout_s=self.settings.s3_timeout_s, settings=self.settings) as video:
+        with opener(self._url(), timeout_s=self.settings.s3_timeout_s, settings=self.settings) as video:
             meta = video.metadata
             duration = float(meta.duration_ms or 0)
             step_s = self.spec.sample_interval_s or (1.0 / meta.frame_rate if meta.frame_rate else 0.04)
@@ -154,6 +155,13 @@ class JobRunner:
             while pending:
                 settle(pending.popleft())
             flush(duration)
+
+    def _url(self) -> str:
+        """The source to open: a pinned S3 version is read as that version, not the latest."""
+        if self.spec.version and self.spec.source.startswith("s3://"):
+            loc = parse_s3_url(self.spec.source)
+            return s3_url(loc.bucket, loc.key, self.spec.version)
+        return self.spec.source
 
     def _labels(self, moderation: ModerationResult) -> tuple[dict[str, Any], ...]:
         """The job's view of a frame: its analyzers only, at its minimum confidence."""

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from framewarden.actions.notifiers.base import Message
+from framewarden.media.s3 import parse_s3_url
 
 
 def _iso(ts: float) -> str:
@@ -46,7 +47,8 @@ class SnsMessage(Message):
 def completion_message(
     *, job_id: str, status: str, source: str, tag: str, topic_arn: str, api: str = "StartContentModeration"
 ) -> SnsMessage:
-    bucket, _, key = source[len("s3://") :].partition("/") if source.startswith("s3://") else ("", "", source)
+    loc = parse_s3_url(source) if source.startswith("s3://") else None
+    bucket, key = (loc.bucket, loc.key) if loc else ("", source)
     now = time.time()
     payload = {
         "JobId": job_id,

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from framewarden.errors import InputError
 from framewarden.jobs.results import AnalyzedFrame, peak_labels, segments, timestamp_entries
+from framewarden.media.s3 import parse_s3_url
 from framewarden.result import ModerationLabel
 from framewarden.store.jobs import FrameRecord
 
@@ -107,8 +108,8 @@ def content_moderation_body(
         body["VideoMetadata"] = summary["VideoMetadata"]
     source = str(inputs.get("source", ""))
     if source.startswith("s3://"):
-        bucket, _, key = source[len("s3://") :].partition("/")
-        obj: dict[str, Any] = {"Bucket": bucket, "Name": key}
+        loc = parse_s3_url(source)
+        obj: dict[str, Any] = {"Bucket": loc.bucket, "Name": loc.key}
         if inputs.get("version"):
             obj["Version"] = inputs["version"]
         body["Video"] = {"S3Object": obj}

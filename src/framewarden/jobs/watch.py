@@ -26,7 +26,7 @@ from typing import Any
 from framewarden import fsutil
 from framewarden.config import Settings
 from framewarden.errors import ConfigError
-from framewarden.media.s3 import s3_client, s3_error
+from framewarden.media.s3 import s3_client, s3_error, s3_url
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class ObjectVersion:
 
     @property
     def url(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
+        return s3_url(self.bucket, self.key)
 
 
 Handler = Callable[[ObjectVersion], None]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from framewarden.errors import EmptyInputError, InputError, SourceTimeoutError
 
@@ -24,13 +24,20 @@ PRESIGN_EXPIRES_S = 6 * 3600  # long enough to decode a long video
 class S3Location:
     bucket: str
     key: str
+    version: str = ""  # one version of the object (``?versionId=``); empty = the latest
 
 
 def parse_s3_url(url: str) -> S3Location:
     parts = urlsplit(url)
     if parts.scheme != "s3" or not parts.netloc or not parts.path.strip("/"):
         raise InputError(url, "not an s3://bucket/key URL")
-    return S3Location(parts.netloc, unquote(parts.path.lstrip("/")))
+    version = parse_qs(parts.query).get("versionId", [""])[0]
+    return S3Location(parts.netloc, unquote(parts.path.lstrip("/")), version)
+
+
+def s3_url(bucket: str, key: str, version: str = "") -> str:
+    """The ``s3://`` URL of an object (of one version of it) that :func:`parse_s3_url` reads back."""
+    return f"s3://{bucket}/{quote(key)}" + (f"?versionId={quote(version, safe='')}" if version else "")
 
 
 def s3_client(settings: Settings, timeout_s: float | None = None) -> Any:
@@ -111,14 +118,11 @@ def presigned_url(url: str, settings: Settings, timeout_s: float = 10.0) -> str:
 
     loc = parse_s3_url(url)
     client = s3_client(settings, timeout_s)
+    params = {"Bucket": loc.bucket, "Key": loc.key, **({"VersionId": loc.version} if loc.version else {})}
     try:
-        head = client.head_object(Bucket=loc.bucket, Key=loc.key)
+        head = client.head_object(**params)
     except (ClientError, BotoCoreError) as exc:
         raise s3_error(url, exc, timeout_s) from None
     if int(head.get("ContentLength", 0) or 0) == 0:
         raise EmptyInputError(url, "empty S3 object (0 bytes)")
-    return str(
-        client.generate_presigned_url(
-            "get_object", Params={"Bucket": loc.bucket, "Key": loc.key}, ExpiresIn=PRESIGN_EXPIRES_S
-        )
-    )
+    return str(client.generate_presigned_url("get_object", Params=params, ExpiresIn=PRESIGN_EXPIRES_S))

@@ -19,7 +19,7 @@ from framewarden.api.runtime import Runtime
 from framewarden.errors import ConfigError, InputError, TooLargeInputError
 from framewarden.jobs.spec import JobSpec
 from framewarden.jobs.views import content_moderation_body, decode_token
-from framewarden.media.s3 import S3Location, read_object
+from framewarden.media.s3 import S3Location, read_object, s3_url
 from framewarden.store import jobs as jobs_repo
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -125,7 +125,7 @@ def start_content_moderation(
     version = obj.get("Version") if isinstance(obj.get("Version"), str) else ""
     try:
         spec = JobSpec(
-            source=f"s3://{obj['Bucket']}/{obj['Name']}",
+            source=s3_url(obj["Bucket"], obj["Name"]),
             min_confidence=_min_confidence(params),
             sample_interval_s=runtime.settings.rekognition_sample_interval_s,
             tag=str(tag or ""),
