@@ -10,6 +10,11 @@
 (c) Latency of the live-priority path while that job runs: image pushes go
     to the batcher ahead of job frames like live channel frames do; p99 with
     the job running beside p99 with the server idle.
+(d) A real live channel (nginx-rtmp + an ffmpeg publisher, in this process:
+    ChannelManager and JobService sharing one InferenceBatcher): frame latency
+    p50/p99 idle, while a video job runs through the 2-slot background lane
+    (the server's setting), and while it runs with 16 slots (about what plain
+    FIFO submission would give).
 
 Every figure is taken in this one run on the same machine, so the ratios
 hold where absolute numbers do not (a shared CPU moves them a lot).
@@ -108,6 +113,111 @@ def start_server(data: Path, env: dict[str, str]) -> tuple[subprocess.Popen[byte
     raise RuntimeError((data / "serve.log").read_text()[-2000:])
 
 
+def live_while_job(tmp: Path, analyzers: list[str], seconds: float) -> None:
+    """(d): see the module doc."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.e2e.harness
+    from prometheus_client import CollectorRegistry
+    from tests.e2e.harness import ClipSpec, NginxRtmp, Publisher, encode_clip, wait_until
+
+    from framewarden.config import Settings
+    from framewarden.jobs.service import JobService
+    from framewarden.jobs.spec import JobSpec
+    from framewarden.moderator import Moderator
+    from framewarden.pipeline.batcher import InferenceBatcher
+    from framewarden.pipeline.channels import ChannelManager
+    from framewarden.pipeline.context import MemoryResultSink, WorkerContext
+    from framewarden.pipeline.metrics import PipelineMetrics
+    from framewarden.pipeline.worker import ChannelState, percentile
+    from framewarden.rules.models import Rule
+    from framewarden.store.db import open_database
+
+    settings = Settings(data_dir=tmp / "live", analyzers=analyzers, allow_file_sources=True)
+    settings.ensure_data_dir()
+    db = open_database(settings)
+    moderator = Moderator(analyzers, settings=settings)
+    batcher = InferenceBatcher(moderator, max_batch=8, max_wait_ms=2.0).start()
+    sink = MemoryResultSink(per_channel=100_000)
+    ctx = WorkerContext(batcher=batcher, results=sink, metrics=PipelineMetrics(CollectorRegistry()))
+    rule = Rule(id="b", channel_pattern=".*", sample_interval_s=0.2, similarity={"enabled": False}, labels={})
+    live_clip = encode_clip(ClipSpec("testsrc2", 640, 360, 25, 1.0, duration_s=30.0), tmp / "live.flv")
+    job_clip = tmp / "job.mp4"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=640x360:rate=25:duration=120",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "25",
+            str(job_clip),
+        ],
+        check=True,
+    )
+    rows = []
+    with NginxRtmp(tmp / "nginx") as nginx:
+        pub = Publisher(live_clip, nginx.rtmp_url("cam")).start()
+        manager = ChannelManager(ctx, rules=[rule], settings=Settings())
+        manager.add("cam", nginx.rtmp_url("cam"))
+        try:
+            wait_until(lambda: all(s.state is ChannelState.LIVE for s in manager.snapshots()), 60.0, 0.5)
+            time.sleep(2.0)
+            cases = (
+                ("idle", 0, 1.0),
+                ("job: 2-slot lane, share 0.5 (server default)", 2, 0.5),
+                ("job: 2-slot lane, no share limit", 2, 1.0),
+                ("job: 16 slots, no limit (~FIFO)", 16, 1.0),
+            )
+            for label, slots, share in cases:
+                service = None
+                if slots:
+                    service = JobService(
+                        db,
+                        batcher,
+                        settings,
+                        server_analyzers=analyzers,
+                        lane_slots=slots,
+                        live_share=share,
+                        live_active=lambda: True,
+                    ).start()
+                    service.submit(JobSpec(source=str(job_clip), sample_interval_s=0, dedup=False))
+                    time.sleep(1.0)
+                t0 = time.time()
+                time.sleep(seconds)
+                t1 = time.time()
+                lat = sorted(r.latency_ms for r in sink if t0 <= r.decided_at <= t1)
+                job_frames = 0
+                if service is not None:
+                    with db.read() as session:
+                        from framewarden.store import jobs as repo
+
+                        job = repo.list_jobs(session, limit=1).items[0]
+                        job_frames = int((job.summary or {}).get("FramesAnalyzed", 0))
+                    service.cancel(job.id)
+                    service.close(10)
+                rows.append((label, len(lat), percentile(lat, 50), percentile(lat, 99), job_frames))
+        finally:
+            manager.close(10)
+            pub.close()
+    batcher.close(10)
+    db.close()
+    base = rows[0][3] or 1.0
+    print(f"\n## Live channel (640x360@25, 5 fps analyzed) frame latency, {seconds:g} s windows")
+    print(f"| while | live frames | p50 ms | p99 ms | p99 / idle | job frames in {seconds:g} s |")
+    print("|---|---|---|---|---|---|")
+    for label, n, p50, p99, jf in rows:
+        print(f"| {label} | {n} | {p50 or 0:.0f} | {p99 or 0:.0f} | {(p99 or 0) / base:.2f} | {jf} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -116,6 +226,7 @@ def main() -> None:
     parser.add_argument("--analyzers", default="nudenet")
     parser.add_argument("--video-seconds", type=int, default=20)
     parser.add_argument("--sample-interval", type=float, default=0.2)
+    parser.add_argument("--only-live", action="store_true", help="Run only (d).")
     args = parser.parse_args()
     analyzers = args.analyzers.split(",")
     tmp = Path(tempfile.mkdtemp(prefix="fw-bench-rek-"))
@@ -128,6 +239,9 @@ def main() -> None:
         "FRAMEWARDEN_ALERT_ESCALATION_S": "0",
     }
     (tmp / "data").mkdir()
+    if args.only_live:
+        live_while_job(tmp, analyzers, max(args.seconds, 8.0))
+        return
     run = lambda *a: subprocess.run([*FW, *a], env=env, capture_output=True, check=True, text=True).stdout  # noqa: E731
     aws = json.loads(run("keys", "create", "--aws", "--role", "admin", "--json"))
     bearer = {
@@ -298,6 +412,7 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(30)
+    live_while_job(tmp, analyzers, max(args.seconds, 8.0))
 
 
 if __name__ == "__main__":

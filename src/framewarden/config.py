@@ -121,6 +121,13 @@ class Settings(BaseSettings):
         description="URL schemes a video job's source may use (clients submit jobs: add http/https only "
         "if the server may fetch any URL a client names).",
     )
+    job_inference_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Largest share of the inference thread video jobs take while live channels run "
+        "(1 = no limit); live frames always go first in the batcher's queue.",
+    )
     job_workers: int = Field(1, ge=1, le=64, description="Video jobs run at once by `framewarden serve`.")
     rekognition_path_prefix: str = Field(
         "/rekognition",

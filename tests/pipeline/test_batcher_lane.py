@@ -64,3 +64,26 @@ def test_plain_fifo_would_have_made_the_live_frame_wait() -> None:
         f.result(5)
     batcher.close(5)
     assert model.order.index("live") == 40
+
+
+class _Sleepy:
+    def moderate_frames(self, frames: Sequence[Frame]) -> list[ModerationResult]:
+        time.sleep(0.01 * len(frames))
+        return [ModerationResult(f.channel, 4, 4, [], {}) for f in frames]
+
+
+def _job_wall_s(share: float, live: bool) -> float:
+    batcher = InferenceBatcher(_Sleepy(), max_batch=2, max_wait_ms=0).start()
+    lane = BackgroundLane(batcher, max_in_flight=1, share=share, yield_to=lambda: live)
+    t0 = time.perf_counter()
+    for f in [lane.submit(_frame(f"job{i}")) for i in range(20)]:
+        f.result(5)
+    wall = time.perf_counter() - t0
+    batcher.close(5)
+    return wall
+
+
+def test_share_paces_the_job_only_while_live_channels_run() -> None:
+    busy = 20 * 0.01
+    assert _job_wall_s(0.25, live=True) >= 3.0 * busy  # a quarter of the inference thread at most
+    assert _job_wall_s(0.25, live=False) < 2.0 * busy  # alone, the job takes it all

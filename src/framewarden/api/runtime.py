@@ -134,12 +134,17 @@ class Runtime:
             server_analyzers=[a.name for a in self.moderator.analyzers],
             max_side=preferred_max_side(self.moderator.analyzers),
             workers=self.settings.job_workers,
+            live_share=self.settings.job_inference_share,
+            live_active=self._live_channels,
         ).start()
         self._stops.append(lambda: self.jobs.close(10.0))
         if self.settings.watch_urls:
             from framewarden.jobs.watch import start_server_watchers
 
             self._stops.append(start_server_watchers(self))
+
+    def _live_channels(self) -> bool:
+        return any(s.state.value == "live" for s in self.channels.snapshots())
 
     def start_escalation(self, period_s: float = 5.0) -> None:
         if self.settings.alert_escalation_s <= 0:

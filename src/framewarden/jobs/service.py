@@ -23,7 +23,7 @@ import os
 import queue
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,6 +91,8 @@ class JobService:
     max_side: int = 0
     workers: int = 1
     lane_slots: int = 2
+    live_share: float = 1.0  # the jobs' share of inference while live channels run
+    live_active: Callable[[], bool] = lambda: False
     _queue: queue.Queue[str] = field(default_factory=queue.Queue, init=False)
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
     _running: dict[str, threading.Event] = field(default_factory=dict, init=False)
@@ -99,7 +101,9 @@ class JobService:
 
     def __post_init__(self) -> None:
         # Two job frames at most ahead of a live frame: live latency over job throughput.
-        self.lane = BackgroundLane(self.batcher, max_in_flight=self.lane_slots)
+        self.lane = BackgroundLane(
+            self.batcher, max_in_flight=self.lane_slots, share=self.live_share, yield_to=self.live_active
+        )
 
     # --- lifecycle -----------------------------------------------------------------
     def start(self) -> JobService:
