@@ -9,7 +9,6 @@ shape and with the status AWS uses.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import threading
@@ -125,8 +124,6 @@ def install(app: FastAPI, prefix: str = "") -> None:
             if exc.code in {"UnrecognizedClientException", "InvalidSignatureException"}:
                 log.info("rekognition call refused: %s", exc.code)  # never the key or the signature
             return exc.response(request_id)
-        except asyncio.CancelledError:
-            raise
         except Exception:
             log.exception("rekognition call failed")
             return AwsError("InternalServerError", "Internal server error").response(request_id)
