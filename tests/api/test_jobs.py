@@ -155,6 +155,12 @@ def test_cancel_roles_and_refused_sources(
     for url in ("ftp://x/y.mp4", "http://169.254.169.254/latest/meta-data", "file:///etc/passwd.mp4"):
         refused = client.post("/v1/jobs", json={"source": url}, headers=auth(keys["ingest"]))
         assert refused.status_code == 422 and "not allowed" in refused.text, url
+    unknown = client.post(
+        "/v1/jobs", json={**src, "analyzers": ["nudenet"]}, headers=auth(keys["ingest"])
+    )  # the server loads hashlist only
+    assert unknown.status_code == 422 and "not loaded by this server" in unknown.text
+    no_target = client.post("/v1/jobs", json={**src, "notify": ["nowhere"]}, headers=auth(keys["ingest"]))
+    assert no_target.status_code == 422 and "not configured" in no_target.text
     rt.settings = rt.settings.model_copy(update={"allow_file_sources": False})
     rt.jobs.settings = rt.settings
     local = client.post("/v1/jobs", json=src, headers=auth(keys["ingest"]))
