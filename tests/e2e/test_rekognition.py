@@ -308,7 +308,7 @@ def test_kill_9_mid_job_resumes_to_the_same_results(serve: Serve) -> None:
         assert job["status"] == "running", job  # it must still be running when killed
         return int(job["summary"].get("FramesAnalyzed", 0))
 
-    assert wait_until(lambda: analyzed() > 0, 60)
+    assert wait_until(lambda: analyzed() > 0, 60, 0.02)
     serve.kill9()
     serve.start()
     assert wait_until(lambda: "resuming 1 unfinished job" in serve.log.read_text(), 10)
