@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     s3_access_key_id: str = Field("", description="Access key for the S3-compatible store.")
     s3_secret_access_key: SecretStr = Field(SecretStr(""), description="Secret key for S3.")
     s3_region: str = Field("us-east-1", description="Region name sent to the S3 endpoint.")
+    s3_timeout_s: float = Field(10.0, gt=0, description="Connect and read timeout of S3 calls, seconds.")
     # --- analysis --------------------------------------------------------
     analyzers: list[str] = Field(
         default_factory=lambda: ["nudenet", "ocr_text", "hashlist"],
@@ -131,6 +132,45 @@ class Settings(BaseSettings):
         "many seconds of its last frame into that alert (occurrences + 1, no new notification) "
         "instead of opening a new one (0 = never group).",
     )
+    # --- video jobs, the Rekognition-compatible endpoint, bucket watching ---
+    job_source_schemes: list[str] = Field(
+        default_factory=lambda: ["s3"],
+        description="URL schemes a video job's source may use (clients submit jobs: add http/https only "
+        "if the server may fetch any URL a client names).",
+    )
+    job_inference_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Largest share of the inference thread video jobs take while live channels run "
+        "(1 = no limit); live frames always go first in the batcher's queue.",
+    )
+    job_workers: int = Field(1, ge=1, le=64, description="Video jobs run at once by `framewarden serve`.")
+    rekognition_path_prefix: str = Field(
+        "/rekognition",
+        description="Path the AWS JSON endpoint also answers under (it always answers on POST /).",
+    )
+    rekognition_sample_interval_s: float = Field(
+        1.0,
+        ge=0,
+        le=3600,
+        description="Sample interval of videos started by StartContentModeration (0 = all).",
+    )
+    rekognition_sns_topics: dict[str, str] = Field(
+        default_factory=dict,
+        description="SNS topic ARN (a client's NotificationChannel) -> notification target name "
+        "that receives the SNS-shaped completion message.",
+    )
+    aws_key_master: SecretStr = Field(
+        SecretStr(""),
+        description="Secret from which AWS-style access keys' secrets are derived; empty = a random "
+        "one kept in <data_dir>/aws-key-master (set it when several servers share one database).",
+    )
+    watch_urls: list[str] = Field(
+        default_factory=list,
+        description="s3://bucket/prefix locations whose new objects the server moderates.",
+    )
+    watch_interval_s: float = Field(10.0, gt=0, description="How often watched buckets are listed.")
     log_level: str = Field("INFO", description="Logging level.")
     # --- capacity and retention (bounded queues, bounded storage) ---------
     inference_queue_size: int = Field(

@@ -58,6 +58,7 @@ class Runtime:
     controllers: ControllerRegistry = field(init=False)
     image_rate_limiter: RateLimiter = field(init=False)
     image_admission: Admission = field(init=False)
+    jobs: Any = field(init=False)  # framewarden.jobs.service.JobService
     _stops: list[Callable[[], Any]] = field(default_factory=list, init=False)
     _escalation_stop: threading.Event = field(default_factory=threading.Event, init=False)
     _rules_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -74,6 +75,7 @@ class Runtime:
         self.start_notifications()
         self.start_alerts()
         self.start_channels()
+        self.start_jobs()
         self.start_escalation()
         self.start_retention()
         log.info("framewarden runtime started (data dir %s)", self.settings.data_dir)
@@ -132,6 +134,31 @@ class Runtime:
         if self.demo:
             self.add_demo_channel()
         self.restore_channels()
+
+    def start_jobs(self) -> None:
+        """Video jobs (and the bucket watchers that feed them) resume what the store holds."""
+        from framewarden.jobs.service import JobService
+
+        self.jobs = JobService(
+            self.db,
+            self.batcher,
+            self.settings,
+            bus=self.bus,
+            dispatcher=self.dispatcher,
+            server_analyzers=[a.name for a in self.moderator.analyzers],
+            max_side=preferred_max_side(self.moderator.analyzers),
+            workers=self.settings.job_workers,
+            live_share=self.settings.job_inference_share,
+            live_active=self._live_channels,
+        ).start()
+        self._stops.append(lambda: self.jobs.close(10.0))
+        if self.settings.watch_urls:
+            from framewarden.jobs.watch import start_server_watchers
+
+            self._stops.append(start_server_watchers(self))
+
+    def _live_channels(self) -> bool:
+        return any(s.state.value == "live" for s in self.channels.snapshots())
 
     def start_escalation(self, period_s: float = 5.0) -> None:
         if self.settings.alert_escalation_s <= 0:

@@ -24,23 +24,53 @@ def _db() -> Database:
 
 @keys_app.command("create")
 def create(
-    role: str = typer.Option(..., "--role", help="admin | moderator | viewer | ingest"),
+    role: str = typer.Option(
+        None, "--role", help="admin | moderator | viewer | ingest (--aws: default ingest)."
+    ),
     name: str = typer.Option("", "--name", help="Who or what uses the key (default: the role)."),
     as_json: bool = typer.Option(False, "--json", help="Print the key as JSON."),
+    aws: bool = typer.Option(
+        False, "--aws", help="An AWS-style access key pair (SigV4) for the Rekognition-compatible endpoint."
+    ),
 ) -> None:
     """Create a key and print it once; only its hash is stored."""
     from framewarden.store import keys as repo
 
+    if not role:
+        if not aws:
+            err.print("[red]error:[/] --role is required")
+            raise typer.Exit(2)
+        role = "ingest"
     db = _db()
     try:
         with db.begin() as session:
-            row, full = repo.create_key(session, name=name or role, role=role)  # type: ignore[arg-type]
-            info = {"id": row.id, "name": row.name, "role": row.role, "key": full}
+            if aws:
+                master = repo.load_key_master(get_settings())
+                row, key_id, secret = repo.create_aws_key(
+                    session,
+                    name=name or role,
+                    role=role,  # type: ignore[arg-type]
+                    master=master,
+                )
+                aws_info = {"AccessKeyId": key_id, "SecretAccessKey": secret, "Role": row.role}
+            else:
+                row, full = repo.create_key(session, name=name or role, role=role)  # type: ignore[arg-type]
+                info = {"id": row.id, "name": row.name, "role": row.role, "key": full}
     except FramewardenError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
     finally:
         db.close()
+    if aws:
+        if as_json:
+            typer.echo(json.dumps(aws_info))
+        else:
+            out.print(
+                f"created {row.role} AWS-style key {row.id}; store the secret now, it is not shown again:"
+            )
+            typer.echo(f"aws_access_key_id = {aws_info['AccessKeyId']}")
+            typer.echo(f"aws_secret_access_key = {aws_info['SecretAccessKey']}")
+        return
     if as_json:
         typer.echo(json.dumps(info))
     else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from framewarden.errors import EmptyInputError, InputError, SourceTimeoutError
 
@@ -24,25 +24,38 @@ PRESIGN_EXPIRES_S = 6 * 3600  # long enough to decode a long video
 class S3Location:
     bucket: str
     key: str
+    version: str = ""  # one version of the object (``?versionId=``); empty = the latest
 
 
 def parse_s3_url(url: str) -> S3Location:
     parts = urlsplit(url)
     if parts.scheme != "s3" or not parts.netloc or not parts.path.strip("/"):
         raise InputError(url, "not an s3://bucket/key URL")
-    return S3Location(parts.netloc, unquote(parts.path.lstrip("/")))
+    version = parse_qs(parts.query).get("versionId", [""])[0]
+    return S3Location(parts.netloc, unquote(parts.path.lstrip("/")), version)
 
 
-def s3_client(settings: Settings, timeout_s: float = 10.0) -> Any:
-    """A boto3 S3 client for the configured endpoint (empty = AWS)."""
+def s3_url(bucket: str, key: str, version: str = "") -> str:
+    """The ``s3://`` URL of an object (of one version of it) that :func:`parse_s3_url` reads back."""
+    return f"s3://{bucket}/{quote(key)}" + (f"?versionId={quote(version, safe='')}" if version else "")
+
+
+def s3_client(settings: Settings, timeout_s: float | None = None) -> Any:
+    """The package's one S3 client factory: endpoint, region, keys and timeouts from settings.
+
+    Every part that talks to the S3-compatible store (sources, evidence, the
+    Rekognition endpoint's ``S3Object``, the bucket watcher) builds its client
+    here, so MinIO / Ceph / AWS S3 are configured once.
+    """
     import boto3
     from botocore.config import Config
 
+    timeout = settings.s3_timeout_s if timeout_s is None else timeout_s
     kwargs: dict[str, Any] = {
         "region_name": settings.s3_region,
         "config": Config(
-            connect_timeout=timeout_s,
-            read_timeout=timeout_s,
+            connect_timeout=timeout,
+            read_timeout=timeout,
             retries={"max_attempts": 2},
             signature_version="s3v4",
             s3={"addressing_style": "path"} if settings.s3_endpoint_url else {},
@@ -56,29 +69,60 @@ def s3_client(settings: Settings, timeout_s: float = 10.0) -> Any:
     return boto3.client("s3", **kwargs)
 
 
+def s3_error(url: str, exc: Exception, timeout_s: float) -> InputError:
+    """One typed error for what boto3 raises about an object."""
+    from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
+
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in {"404", "NoSuchKey", "NotFound", "NoSuchBucket", "NoSuchVersion"}:
+            return InputError(url, "no such S3 object")
+        if code in {"403", "AccessDenied", "Forbidden"}:
+            return S3AccessDeniedError(url, "access to the S3 object denied")
+        return InputError(url, f"S3 error {code}")
+    if isinstance(exc, (ConnectTimeoutError, ReadTimeoutError)):
+        return SourceTimeoutError(url, f"S3 endpoint did not answer within {timeout_s:g} s")
+    return InputError(url, f"S3 endpoint unreachable: {exc}")
+
+
+class S3AccessDeniedError(InputError):
+    kind = "access_denied"
+
+
+def read_object(loc: S3Location, settings: Settings, *, max_bytes: int, version: str | None = None) -> bytes:
+    """The bytes of one object (one version of it), refusing objects over ``max_bytes``."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from framewarden.errors import TooLargeInputError
+
+    url = f"s3://{loc.bucket}/{loc.key}"
+    client = s3_client(settings)
+    extra = {"VersionId": version} if version else {}
+    try:
+        obj = client.get_object(Bucket=loc.bucket, Key=loc.key, **extra)
+        size = int(obj.get("ContentLength", 0) or 0)
+        if size > max_bytes:
+            obj["Body"].close()
+            raise TooLargeInputError(url, f"{size} bytes exceeds the limit of {max_bytes}")
+        data = bytes(obj["Body"].read(max_bytes + 1))
+    except (ClientError, BotoCoreError) as exc:
+        raise s3_error(url, exc, settings.s3_timeout_s) from None
+    if len(data) > max_bytes:
+        raise TooLargeInputError(url, f"more than {max_bytes} bytes")
+    return data
+
+
 def presigned_url(url: str, settings: Settings, timeout_s: float = 10.0) -> str:
     """Check that the object exists and is not empty; return a URL FFmpeg can read."""
-    from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
+    from botocore.exceptions import BotoCoreError, ClientError
 
     loc = parse_s3_url(url)
     client = s3_client(settings, timeout_s)
+    params = {"Bucket": loc.bucket, "Key": loc.key, **({"VersionId": loc.version} if loc.version else {})}
     try:
-        head = client.head_object(Bucket=loc.bucket, Key=loc.key)
-    except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        if code in {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}:
-            raise InputError(url, "no such S3 object") from None
-        if code in {"403", "AccessDenied", "Forbidden"}:
-            raise InputError(url, "access to the S3 object denied") from None
-        raise InputError(url, f"S3 error {code}") from None
-    except (ConnectTimeoutError, ReadTimeoutError):
-        raise SourceTimeoutError(url, f"S3 endpoint did not answer within {timeout_s:g} s") from None
-    except BotoCoreError as exc:
-        raise InputError(url, f"S3 endpoint unreachable: {exc}") from None
+        head = client.head_object(**params)
+    except (ClientError, BotoCoreError) as exc:
+        raise s3_error(url, exc, timeout_s) from None
     if int(head.get("ContentLength", 0) or 0) == 0:
         raise EmptyInputError(url, "empty S3 object (0 bytes)")
-    return str(
-        client.generate_presigned_url(
-            "get_object", Params={"Bucket": loc.bucket, "Key": loc.key}, ExpiresIn=PRESIGN_EXPIRES_S
-        )
-    )
+    return str(client.generate_presigned_url("get_object", Params=params, ExpiresIn=PRESIGN_EXPIRES_S))

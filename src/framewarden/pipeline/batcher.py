@@ -25,7 +25,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -268,3 +268,70 @@ class InferenceBatcher:
     def _cancel_pending(self) -> None:
         for item in self._drain():
             item.future.cancel()
+
+
+class BackgroundLane:
+    """A low-priority lane into a shared batcher, for work that can wait (video jobs).
+
+    Live channels submit straight to the batcher; a job submits here.  The
+    lane lets at most ``max_in_flight`` of its frames into the batcher's queue
+    at a time (by default one batch), so a live frame arriving behind a long
+    job waits for at most that many job frames, never for the job's backlog.
+    While ``yield_to()`` is true (live channels are running) the lane also
+    keeps the job's share of the inference thread to ``share``: after each
+    job frame it pauses for as long as that frame's inference took, scaled,
+    which leaves CPU to the live channels' decoders on a small machine.
+    Built on the batcher's public ``submit``, it changes nothing for other
+    callers.
+    """
+
+    def __init__(
+        self,
+        batcher: InferenceBatcher,
+        max_in_flight: int | None = None,
+        *,
+        share: float = 1.0,
+        yield_to: Callable[[], bool] = lambda: False,
+    ) -> None:
+        if not 0.0 < share <= 1.0:
+            raise ValueError(f"share must be in (0, 1], got {share}")
+        self.batcher = batcher
+        self.max_in_flight = max_in_flight or batcher.max_batch
+        self.share = share
+        self.yield_to = yield_to
+        self._slots = threading.BoundedSemaphore(self.max_in_flight)
+        self._not_before = 0.0
+        self._pace_lock = threading.Lock()
+        self._asked_at = -1.0
+        self._yield = False
+
+    def submit(self, frame: Frame, timeout: float | None = None) -> Future[ModerationResult]:
+        """Wait for a free slot (and the pace), then queue ``frame``; ``TimeoutError`` after ``timeout``."""
+        if not self._slots.acquire(timeout=timeout):
+            raise TimeoutError("no free slot in the background lane")
+        with self._pace_lock:
+            wait = self._not_before - time.monotonic()
+        if wait > 0:
+            time.sleep(min(wait, 1.0))
+        try:
+            future = self.batcher.submit(frame)
+        except BaseException:
+            self._slots.release()
+            raise
+        future.add_done_callback(self._done)
+        return future
+
+    def _yielding(self) -> bool:
+        """``yield_to()``, asked at most twice a second (it may take locks elsewhere)."""
+        now = time.monotonic()
+        if now - self._asked_at > 0.5:
+            self._asked_at, self._yield = now, bool(self.yield_to())
+        return self._yield
+
+    def _done(self, _: Future[ModerationResult]) -> None:
+        if self.share < 1.0 and self._yielding():
+            sizes, latencies = self.batcher.stats.batch_sizes, self.batcher.stats.latency_ms
+            per_frame_s = (latencies[-1] / max(1, sizes[-1])) / 1000.0 if latencies and sizes else 0.0
+            with self._pace_lock:
+                self._not_before = time.monotonic() + per_frame_s * (1.0 / self.share - 1.0)
+        self._slots.release()

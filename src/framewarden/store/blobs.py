@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from framewarden.config import Settings, get_settings
 from framewarden.errors import ConfigError, InputError
 from framewarden.fsutil import write_atomic
+from framewarden.media.s3 import s3_client
 
 _PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -99,18 +100,6 @@ class S3BlobStore:
         for page in pages:
             for obj in page.get("Contents", []):
                 yield BlobInfo(obj["Key"][len(self.prefix) :], int(obj["Size"]))
-
-
-def s3_client(settings: Settings) -> Any:
-    import boto3
-
-    return boto3.client(
-        "s3",
-        endpoint_url=settings.s3_endpoint_url or None,
-        aws_access_key_id=settings.s3_access_key_id or None,
-        aws_secret_access_key=settings.s3_secret_access_key.get_secret_value() or None,
-        region_name=settings.s3_region,
-    )
 
 
 def open_blob_store(location: str | None = None, settings: Settings | None = None) -> BlobStore:

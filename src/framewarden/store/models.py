@@ -160,6 +160,8 @@ class Result(Base):
     top_label: Mapped[str | None] = mapped_column(String(200))
     peak_confidence: Mapped[float] = mapped_column(Float, default=0.0)
     evidence_key: Mapped[str | None] = mapped_column(Text)
+    # Job frames: media time of the last sampled frame skipped as a duplicate of this one.
+    covered_until_ms: Mapped[float | None] = mapped_column(Float)
 
 
 class Alert(Base):
