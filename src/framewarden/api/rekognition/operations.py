@@ -20,6 +20,7 @@ from framewarden.errors import ConfigError, InputError, TooLargeInputError
 from framewarden.jobs.spec import JobSpec
 from framewarden.jobs.views import content_moderation_body, decode_token
 from framewarden.media.s3 import S3Location, read_object, s3_url
+from framewarden.pipeline.batcher import InferenceSaturatedError
 from framewarden.store import jobs as jobs_repo
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -99,6 +100,8 @@ def detect_moderation_labels(
         )
     try:
         result = runtime.moderate_bytes(data, source)
+    except InferenceSaturatedError:  # inference is full: boto3 retries throttling with backoff
+        raise AwsError("ThrottlingException", "Rate exceeded") from None
     except TooLargeInputError:
         raise AwsError("ImageTooLargeException", "Image dimensions are too large.") from None
     except InputError:
