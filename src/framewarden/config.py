@@ -141,6 +141,9 @@ class Settings(BaseSettings):
         description="Status an upload gets for each rule action (rejected beats needs_review).",
     )
     upload_workers: int = Field(1, ge=1, le=16, description="Uploads processed at the same time.")
+    upload_notify: list[str] = Field(
+        default_factory=list, description="Targets told of every upload status change (empty = notify_default)."
+    )
     live_transcribe: bool = Field(False, description="Transcribe the audio of live channels.")
     live_audio_max_lag_s: float = Field(
         10.0, gt=0, description="Audio further behind live than this is dropped (and counted)."

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from framewarden import __version__
 from framewarden.api import errors
-from framewarden.api.routers import alerts, channels, events, images, keys, results, rules, system
+from framewarden.api.routers import alerts, channels, chat, events, images, keys, results, rules, system, videos
 from framewarden.api.runtime import Runtime
 
 
@@ -21,6 +21,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     errors.install(app)
-    for module in (system, images, channels, rules, alerts, results, events, keys):
+    for module in (system, images, channels, rules, alerts, results, events, keys, videos, chat):
         app.include_router(module.router)
     return app

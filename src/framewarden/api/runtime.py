@@ -50,6 +50,7 @@ class Runtime:
     dispatcher: Dispatcher = field(init=False)
     alerts: AlertService = field(init=False)
     channels: ChannelManager = field(init=False)
+    uploads: Any = field(init=False)  # jobs.uploads.UploadProcessor (imported lazily: speech models)
     image_rate_limiter: RateLimiter = field(init=False)
     _stops: list[Callable[[], Any]] = field(default_factory=list, init=False)
     _escalation_stop: threading.Event = field(default_factory=threading.Event, init=False)
@@ -65,6 +66,7 @@ class Runtime:
         self.start_notifications()
         self.start_alerts()
         self.start_channels()
+        self.start_uploads()
         self.start_escalation()
         log.info("framewarden runtime started (data dir %s)", self.settings.data_dir)
         return self
@@ -118,6 +120,20 @@ class Runtime:
         if self.demo:
             self.add_demo_channel()
         self.restore_channels()
+
+    def start_uploads(self) -> None:
+        from framewarden.jobs.uploads import UploadProcessor
+
+        self.uploads = UploadProcessor(
+            self.db,
+            self.settings,
+            self.batcher,
+            self.bus,
+            rules=lambda: self._load_rules()[0],
+            model_versions=self.moderator.model_versions,
+            dispatcher=self.dispatcher,
+        ).start()
+        self._stops.append(lambda: self.uploads.close(30.0))
 
     def start_escalation(self, period_s: float = 5.0) -> None:
         if self.settings.alert_escalation_s <= 0:
@@ -180,6 +196,18 @@ class Runtime:
         result = self.batcher.submit(frame).result(timeout=120)
         result.source = source
         return result
+
+    def text_judge(self) -> Any:
+        """The judge of chat and live speech (pipeline.text_judge.TextJudge), built once."""
+        if getattr(self, "_text_judge", None) is None:
+            from framewarden.pipeline.text_judge import TextJudge
+            from framewarden.text.moderate import get_moderator
+            from framewarden.text.shared import text_config
+
+            self._text_judge = TextJudge(
+                lambda: get_moderator(text_config(self.settings)), lambda: self.channels.rules, self.alerts
+            )
+        return self._text_judge
 
     def stop_stream(self, channel: str, by: str) -> None:
         """Drop the channel's publisher at the streaming server and stop analyzing it."""
