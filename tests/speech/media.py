@@ -81,6 +81,7 @@ def make_clip(
     video: bool = True,
     audio: bool = True,
     color: str = "gray",
+    pattern: str = "",
 ) -> Path:
     """An MP4 (H.264 + AAC) of ``duration_s`` with the lines spoken at their times."""
     assert FFMPEG, "ffmpeg is required"
@@ -88,7 +89,9 @@ def make_clip(
     work.mkdir(parents=True, exist_ok=True)
     args = [FFMPEG, "-v", "error", "-y"]
     if video:
-        args += ["-f", "lavfi", "-i", f"color=c={color}:s=160x120:r=5:d={duration_s}"]
+        # A moving pattern (e.g. "testsrc2") defeats near-duplicate skipping; a colour is one still frame.
+        source = f"{pattern}=s=160x120:r=5:d={duration_s}" if pattern else f"color=c={color}:s=160x120:r=5:d={duration_s}"
+        args += ["-f", "lavfi", "-i", source]
     if audio:
         wav = work / "track.wav"
         write_wav(timeline(lines, duration_s, work, music), wav)
