@@ -6,7 +6,8 @@ edge, so nothing downstream sees another rate or layout.
 
 Voice activity is found by energy: the RMS of 30 ms frames is compared with
 the track's own noise floor (a low percentile of the frame energies), so a
-quiet room and a loud one need no tuning.  Runs of voiced frames closer than
+quiet room and a noisy one need no tuning; the threshold is capped, so a
+track without pauses (speech over music) is voiced throughout rather than not at all.  Runs of voiced frames closer than
 ``min_silence_ms`` are joined; a run longer than ``max_chunk_s`` is cut at
 its quietest frame, because the models decode at most ~30 s at once.  Music
 under speech counts as voiced (energy cannot tell them apart); the ASR model
@@ -53,6 +54,7 @@ class VadOptions:
     frame_ms: int = FRAME_MS
     min_rms: float = 0.004  # absolute floor: below this a frame is silence whatever the noise
     floor_ratio: float = 3.0  # a voiced frame is this many times the noise floor
+    max_threshold: float = 0.02  # ~-34 dBFS: a loud floor (music, a track with no pause) is all voiced
     min_silence_ms: int = 400  # a pause shorter than this does not end a chunk
     min_voice_ms: int = 150  # a shorter burst is a click, not a word
     pad_ms: int = 150  # kept around each chunk, so first and last phonemes survive
@@ -150,7 +152,7 @@ def voice_chunks(track: AudioTrack, options: VadOptions | None = None) -> list[V
     if len(rms) == 0:
         return []
     floor = float(np.percentile(rms, 10))
-    threshold = max(opts.min_rms, floor * opts.floor_ratio)
+    threshold = max(opts.min_rms, min(floor * opts.floor_ratio, opts.max_threshold))
     voiced = rms >= threshold
     runs = _runs(voiced)
     gap = math.ceil(opts.min_silence_ms / opts.frame_ms)
