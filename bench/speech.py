@@ -16,16 +16,20 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.speech.media import PHRASE, SENTENCES, Line, make_clip
+
 from framewarden.media.audio import read_audio
 from framewarden.speech import SpeechConfig, SpeechTranscriber
 from framewarden.speech.wer import word_errors
-from tests.speech.media import PHRASE, SENTENCES, Line, make_clip
 
 VOICES = ("en-us", "en-gb", "en-us+f3")
 
 
 def synthetic_set(work: Path) -> list[tuple[str, Path, str]]:
-    lines = [Line(1.0 + 5.0 * i, text, VOICES[i % len(VOICES)]) for i, text in enumerate([*SENTENCES, f"you said {PHRASE}"])]
+    lines = [
+        Line(1.0 + 5.0 * i, text, VOICES[i % len(VOICES)])
+        for i, text in enumerate([*SENTENCES, f"you said {PHRASE}"])
+    ]
     duration = lines[-1].start_s + 5.0
     reference = " ".join(line.text for line in lines)
     return [
@@ -63,7 +67,9 @@ def main() -> None:
         base = rows[0][1]
         print(f"{'model':10} {'RTF (audio s / s)':>18} {'vs whisper':>10} {'WER':>7} {'load s':>7}  per clip")
         for model, rtf, wer, load_s, per_clip in rows:
-            print(f"{model:10} {rtf:18.1f} {rtf / base:10.2f} {wer:7.1%} {load_s:7.2f}  {', '.join(per_clip)}")
+            print(
+                f"{model:10} {rtf:18.1f} {rtf / base:10.2f} {wer:7.1%} {load_s:7.2f}  {', '.join(per_clip)}"
+            )
 
 
 if __name__ == "__main__":

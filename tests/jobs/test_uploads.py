@@ -46,7 +46,7 @@ def test_kill_9_during_processing_then_restart_resumes(tmp_path: Path, isolated_
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
     child = subprocess.Popen([sys.executable, "-m", "tests.jobs.upload_child", str(isolated_settings), "400"],
-                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+                             cwd=REPO, env=env, stderr=subprocess.PIPE)  # fmt: skip
     try:
         deadline = time.monotonic() + 60
         while _status(settings, video_id) != "processing":

@@ -90,7 +90,11 @@ def make_clip(
     args = [FFMPEG, "-v", "error", "-y"]
     if video:
         # A moving pattern (e.g. "testsrc2") defeats near-duplicate skipping; a colour is one still frame.
-        source = f"{pattern}=s=160x120:r=5:d={duration_s}" if pattern else f"color=c={color}:s=160x120:r=5:d={duration_s}"
+        source = (
+            f"{pattern}=s=160x120:r=5:d={duration_s}"
+            if pattern
+            else f"color=c={color}:s=160x120:r=5:d={duration_s}"
+        )
         args += ["-f", "lavfi", "-i", source]
     if audio:
         wav = work / "track.wav"

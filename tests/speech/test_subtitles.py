@@ -29,7 +29,12 @@ def test_srt() -> None:
 
 @pytest.mark.parametrize(
     ("ref", "hyp", "wer"),
-    [("", "", 0.0), ("a b c d", "a b c d", 0.0), ("a b c d", "a x c", 0.5), ("Hello, World!", "hello world", 0.0)],
+    [
+        ("", "", 0.0),
+        ("a b c d", "a b c d", 0.0),
+        ("a b c d", "a x c", 0.5),
+        ("Hello, World!", "hello world", 0.0),
+    ],
 )
 def test_word_error_rate(ref: str, hyp: str, wer: float) -> None:
     assert word_error_rate(ref, hyp) == wer
@@ -39,5 +44,10 @@ def test_spoken_labels_keep_the_segment_time() -> None:
     moderator = TextModerator(TextModerationConfig(blocklist=("purple monkey",), profanity=False))
     segs = [TranscriptSegment(1.0, 2.0, "nice day"), TranscriptSegment(4.0, 6.5, "a Purple  Monkey here")]
     [label] = spoken_labels(segs, moderator)
-    assert (label.label, label.start_ms, label.end_ms, label.source) == ("Blocklisted Text", 4000.0, 6500.0, "speech")
+    assert (label.label, label.start_ms, label.end_ms, label.source) == (
+        "Blocklisted Text",
+        4000.0,
+        6500.0,
+        "speech",
+    )
     assert keywords("The purple monkey, the PURPLE one!") == ["purple", "monkey", "one"]

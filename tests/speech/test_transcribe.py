@@ -7,6 +7,7 @@ synthetic voice, not for a broken model (a broken one is near 100%).
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,11 @@ from framewarden.speech.wer import word_error_rate
 from tests.speech.media import SENTENCES, Line, make_clip
 
 WER_BOUND = {"whisper": 0.25, "moonshine": 0.35}
-TWO_SPEAKERS = [Line(0.5, SENTENCES[1], "en-us"), Line(5.0, SENTENCES[3], "en-gb+f3"), Line(9.5, SENTENCES[4])]
+TWO_SPEAKERS = [
+    Line(0.5, SENTENCES[1], "en-us"),
+    Line(5.0, SENTENCES[3], "en-gb+f3"),
+    Line(9.5, SENTENCES[4]),
+]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +43,7 @@ def test_two_speakers_with_silence_between(model: str, two_speakers: Path) -> No
     for line in TWO_SPEAKERS:
         assert any(abs(start - line.start_s) < 0.5 for start in starts), (line, segments)
     assert all(s.end_s > s.start_s for s in segments)
-    assert all(a.end_s <= b.start_s + 0.01 for a, b in zip(segments, segments[1:], strict=False))
+    assert all(a.end_s <= b.start_s + 0.01 for a, b in itertools.pairwise(segments))
 
 
 def test_speech_under_music(tmp_path: Path) -> None:

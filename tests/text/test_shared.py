@@ -27,9 +27,12 @@ def test_shared_blocklist_reaches_ocr_too(tmp_path: Path) -> None:
     )
     config = text_config(settings)
     moderator = TextModerator(config)
-    found = {(v.term, v.label) for v in moderator.moderate("old phrase, new phrase, dict phrase, file phrase")}
+    found = {
+        (v.term, v.label) for v in moderator.moderate("old phrase, new phrase, dict phrase, file phrase")
+    }
+    hate = "Hate Speech in Text"
     assert found == {("old phrase", "Blocklisted Text"), ("new phrase", "Blocklisted Text"),
-                     ("dict phrase", "Hate Speech in Text"), ("file phrase", "Hate Speech in Text")}  # fmt: skip
+                     ("dict phrase", hate), ("file phrase", hate)}  # fmt: skip
     assert not config.profanity  # the OCR options' profanity switch is shared too
     [ocr] = analyzer_configs(["ocr_text"], settings)
     ocr_terms = {t.text for t in ocr.text_config().terms()}  # type: ignore[attr-defined]

@@ -6,7 +6,18 @@ from fastapi import FastAPI
 
 from framewarden import __version__
 from framewarden.api import errors
-from framewarden.api.routers import alerts, channels, chat, events, images, keys, results, rules, system, videos
+from framewarden.api.routers import (
+    alerts,
+    channels,
+    chat,
+    events,
+    images,
+    keys,
+    results,
+    rules,
+    system,
+    videos,
+)
 from framewarden.api.runtime import Runtime
 
 

@@ -61,7 +61,9 @@ class TagRanges:
             "Name": self.name,
             "Kind": self.kind,
             "Confidence": round(self.confidence, 3),
-            "Ranges": [{"StartTimestampMillis": round(a), "EndTimestampMillis": round(b)} for a, b in self.ranges],
+            "Ranges": [
+                {"StartTimestampMillis": round(a), "EndTimestampMillis": round(b)} for a, b in self.ranges
+            ],
         }
 
 
@@ -102,14 +104,20 @@ class UploadAnalysis:
     timings_s: dict[str, float] = field(default_factory=dict)
     rule_id: str = ""
 
-    def tag(self, name: str, kind: str, start_ms: float, end_ms: float, confidence: float, gap_ms: float) -> None:
+    def tag(
+        self, name: str, kind: str, start_ms: float, end_ms: float, confidence: float, gap_ms: float
+    ) -> None:
         key = (name, kind)
         if key not in self.tags:
             self.tags[key] = TagRanges(name, kind)
         self.tags[key].add(start_ms, end_ms, confidence, gap_ms)
 
     def status(self, by_action: dict[str, str]) -> str:
-        return max((self.status_of(f, by_action) for f in self.findings), key=_STATUS_RANK.__getitem__, default="approved")
+        return max(
+            (self.status_of(f, by_action) for f in self.findings),
+            key=_STATUS_RANK.__getitem__,
+            default="approved",
+        )
 
     @staticmethod
     def status_of(finding: Finding, by_action: dict[str, str]) -> str:
@@ -174,13 +182,17 @@ def analyze_upload(
     return out
 
 
-def _frames(source: str, settings: Settings, batcher: InferenceBatcher, out: UploadAnalysis) -> list[ModerationResult]:
+def _frames(
+    source: str, settings: Settings, batcher: InferenceBatcher, out: UploadAnalysis
+) -> list[ModerationResult]:
     results: list[ModerationResult] = []
     pending: collections.deque[Future[ModerationResult]] = collections.deque()
     dedup = Deduplicator(True, 8, 10.0)
     with open_video(source, timeout_s=30.0, settings=settings) as video:
         out.duration_ms = float(video.metadata.duration_ms or 0)
-        for frame in video.frames(channel=f"upload:{source}", sample_interval_s=settings.upload_sample_interval_s):
+        for frame in video.frames(
+            channel=f"upload:{source}", sample_interval_s=settings.upload_sample_interval_s
+        ):
             if not dedup.should_analyze(frame):
                 continue
             pending.append(batcher.submit(frame))

@@ -135,7 +135,11 @@ class UploadProcessor:
         rule = resolve(self.rules(), self.settings.upload_channel)
         try:
             analysis = analyze_upload(
-                source, settings=self.settings, batcher=self.batcher, rule=rule, model_versions=self.model_versions
+                source,
+                settings=self.settings,
+                batcher=self.batcher,
+                rule=rule,
+                model_versions=self.model_versions,
             )
         except InputError as exc:
             self._decide(video_id, None, failure=exc.reason)
@@ -157,7 +161,11 @@ class UploadProcessor:
                 status = analysis.status(by_action)
                 reasons = analysis.reasons(by_action)
                 body = analysis.to_dict()
-                verdict = {"status": status, "rule_id": analysis.rule_id, "violations": len(analysis.findings)}
+                verdict = {
+                    "status": status,
+                    "rule_id": analysis.rule_id,
+                    "violations": len(analysis.findings),
+                }
                 videos_repo.set_tags(session, owner, [(t.name, t.kind) for t in analysis.tags.values()])
             for video in [owner, *videos_repo.sharers(session, owner_id=owner.id)]:
                 if video.status in videos_repo.FINAL:

@@ -7,9 +7,9 @@ edge, so nothing downstream sees another rate or layout.
 Voice activity is found by energy: the RMS of 30 ms frames is compared with
 the track's own noise floor (a low percentile of the frame energies), so a
 quiet room and a noisy one need no tuning; the threshold is capped, so a
-track without pauses (speech over music) is voiced throughout rather than not at all.  Runs of voiced frames closer than
-``min_silence_ms`` are joined; a run longer than ``max_chunk_s`` is cut at
-its quietest frame, because the models decode at most ~30 s at once.  Music
+track without pauses (speech over music) is voiced throughout rather than
+not at all.  Runs of voiced frames closer than ``min_silence_ms`` are
+joined; a run longer than ``max_chunk_s`` is cut at its quietest frame, because the models decode at most ~30 s at once.  Music
 under speech counts as voiced (energy cannot tell them apart); the ASR model
 then transcribes only the words.
 """
@@ -126,7 +126,9 @@ def iter_audio(
         container.close()
 
 
-def _open(source: str, timeout_s: float, *, settings: object | None = None, live: bool = False) -> av.container.InputContainer:
+def _open(
+    source: str, timeout_s: float, *, settings: object | None = None, live: bool = False
+) -> av.container.InputContainer:
     scheme = source.split("://", 1)[0].lower() if "://" in source else ""
     url = _resolve_url(source, scheme, settings, timeout_s)  # type: ignore[arg-type]
     try:

@@ -44,7 +44,13 @@ class TextJudgement:
             "flagged": self.verdict.flagged,
             "labels": {k: round(v, 3) for k, v in self.labels.items()},
             "matches": [
-                {"label": v.label, "confidence": v.confidence, "kind": v.kind, "term": v.term, "matched": v.matched}
+                {
+                    "label": v.label,
+                    "confidence": v.confidence,
+                    "kind": v.kind,
+                    "term": v.term,
+                    "matched": v.matched,
+                }
                 for v in self.violations
             ],
             "verdict": self.verdict.to_dict(),

@@ -45,15 +45,18 @@ def spoken_labels(segments: Sequence[TranscriptSegment], moderator: TextModerato
     for seg in segments:
         for v in moderator.moderate(seg.text):
             out.append(
-                TimedTextLabel(v.label, v.confidence, seg.start_s * 1000, seg.end_s * 1000, "speech", v.term, seg.text)
+                TimedTextLabel(
+                    v.label, v.confidence, seg.start_s * 1000, seg.end_s * 1000, "speech", v.term, seg.text
+                )
             )
     return out
 
 
-_STOP = frozenset(
-    "a an and are as at be but by for from has have he her his i in is it its me my no not of on or our she so "
-    "that the their them then there they this to too was we were what when which who will with you your".split()
-)
+_STOP_WORDS = """
+a an and are as at be but by for from has have he her his i in is it its me my no not of on or our
+she so that the their them then there they this to too was we were what when which who will with you your
+"""
+_STOP = frozenset(_STOP_WORDS.split())
 _WORD = re.compile(r"[a-z][a-z0-9']{2,}")
 
 

@@ -38,7 +38,11 @@ class SpeechTranscriber:
         return f"{self.backend.name}/{self.backend.version}"
 
     def transcribe(
-        self, track: AudioTrack, *, offset_s: float = 0.0, on_segment: Callable[[TranscriptSegment], None] | None = None
+        self,
+        track: AudioTrack,
+        *,
+        offset_s: float = 0.0,
+        on_segment: Callable[[TranscriptSegment], None] | None = None,
     ) -> list[TranscriptSegment]:
         """Segments of ``track`` in time order; times are ``offset_s`` + time in the track."""
         started = time.perf_counter()

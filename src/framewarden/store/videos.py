@@ -65,7 +65,9 @@ def create_video(
     )
     session.add(video)
     session.flush()
-    session.add(VideoEvent(video_id=video.id, from_status="", to_status="uploaded", actor=uploader or "system"))
+    session.add(
+        VideoEvent(video_id=video.id, from_status="", to_status="uploaded", actor=uploader or "system")
+    )
     return video
 
 
@@ -125,7 +127,9 @@ def override_status(session: Session, video: Video, status: str, *, actor: str, 
 
 
 def _record(session: Session, video: Video, status: str, actor: str, note: str) -> None:
-    session.add(VideoEvent(video_id=video.id, from_status=video.status, to_status=status, actor=actor, note=note))
+    session.add(
+        VideoEvent(video_id=video.id, from_status=video.status, to_status=status, actor=actor, note=note)
+    )
     video.status = status
     video.updated_at = utcnow()
     if status in DECIDED:
@@ -186,7 +190,9 @@ def list_videos(
     if tag:
         owners = select(VideoTag.video_id).where(VideoTag.name == tag.lower())
         stmt = stmt.where(or_(Video.id.in_(owners), Video.analysis_of.in_(owners)))
-    return paginate(session, stmt, sort=Video.created_at, key=Video.id, cursor=cursor, limit=limit, descending=True)
+    return paginate(
+        session, stmt, sort=Video.created_at, key=Video.id, cursor=cursor, limit=limit, descending=True
+    )
 
 
 def video_dict(video: Video, analysis: dict[str, Any] | None = None) -> dict[str, Any]:

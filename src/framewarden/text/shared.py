@@ -29,7 +29,9 @@ def shared_terms(settings: Settings) -> list[str | BlocklistEntry]:
     """The shared terms (``text_blocklist`` and its file); the OCR options' own terms not included."""
     terms = _entries(settings.text_blocklist)
     if settings.text_blocklist_file is not None:
-        terms += [BlocklistEntry(term=t.text, label=t.label) for t in parse_terms_file(settings.text_blocklist_file)]
+        terms += [
+            BlocklistEntry(term=t.text, label=t.label) for t in parse_terms_file(settings.text_blocklist_file)
+        ]
     return terms
 
 

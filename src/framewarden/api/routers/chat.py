@@ -44,7 +44,8 @@ async def moderate_chat(
 
     def run() -> list[dict[str, Any]]:
         return [
-            {"id": m.id, "user": m.user, **judge.judge(name, m.text, source="chat").to_dict()} for m in body.messages
+            {"id": m.id, "user": m.user, **judge.judge(name, m.text, source="chat").to_dict()}
+            for m in body.messages
         ]
 
     verdicts = await run_in_threadpool(run)

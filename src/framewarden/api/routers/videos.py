@@ -54,7 +54,9 @@ async def _receive(request: Request, runtime: Any, limit: int) -> tuple[StoredUp
         except (ValueError, KeyError, TypeError):
             raise InputError("upload", 'JSON body must be {"source": "s3://bucket/key"}') from None
         if not source.startswith("s3://") or "s3" not in runtime.settings.allowed_source_schemes:
-            raise InputError("upload", "a reference must be an s3://bucket/key URL on the configured endpoint")
+            raise InputError(
+                "upload", "a reference must be an s3://bucket/key URL on the configured endpoint"
+            )
         stored = await run_in_threadpool(copy_from_s3, source, root, limit, runtime.settings)
         return stored, source.rsplit("/", 1)[-1]
     if content_type.startswith("multipart/form-data"):
@@ -122,7 +124,9 @@ def list_videos(
 ) -> Page:
     """Newest first; filter by status and by tag (taxonomy label, content tag, OCR or spoken keyword)."""
     page = repo.list_videos(session, status=status, tag=tag, cursor=cursor, limit=limit)
-    return Page(items=[repo.video_dict(v, _analysis(session, v)) for v in page.items], next_cursor=page.next_cursor)
+    return Page(
+        items=[repo.video_dict(v, _analysis(session, v)) for v in page.items], next_cursor=page.next_cursor
+    )
 
 
 @router.get("/videos/{video_id}")
