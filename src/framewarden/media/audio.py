@@ -9,9 +9,10 @@ the track's own noise floor (a low percentile of the frame energies), so a
 quiet room and a noisy one need no tuning; the threshold is capped, so a
 track without pauses (speech over music) is voiced throughout rather than
 not at all.  Runs of voiced frames closer than ``min_silence_ms`` are
-joined; a run longer than ``max_chunk_s`` is cut at its quietest frame, because the models decode at most ~30 s at once.  Music
-under speech counts as voiced (energy cannot tell them apart); the ASR model
-then transcribes only the words.
+joined; a run longer than ``max_chunk_s`` is cut at its quietest frame,
+because the models decode at most ~30 s at once.  Music under speech
+counts as voiced (energy cannot tell them apart); the ASR model then
+transcribes only the words.
 """
 
 from __future__ import annotations
