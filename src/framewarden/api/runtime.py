@@ -51,6 +51,7 @@ class Runtime:
     alerts: AlertService = field(init=False)
     channels: ChannelManager = field(init=False)
     uploads: Any = field(init=False)  # jobs.uploads.UploadProcessor (imported lazily: speech models)
+    live_speech: Any = field(init=False)  # pipeline.live_speech.LiveSpeechManager, when live_transcribe
     image_rate_limiter: RateLimiter = field(init=False)
     _stops: list[Callable[[], Any]] = field(default_factory=list, init=False)
     _escalation_stop: threading.Event = field(default_factory=threading.Event, init=False)
@@ -67,6 +68,7 @@ class Runtime:
         self.start_alerts()
         self.start_channels()
         self.start_uploads()
+        self.start_live_speech()
         self.start_escalation()
         log.info("framewarden runtime started (data dir %s)", self.settings.data_dir)
         return self
@@ -134,6 +136,31 @@ class Runtime:
             dispatcher=self.dispatcher,
         ).start()
         self._stops.append(lambda: self.uploads.close(30.0))
+
+    def start_live_speech(self) -> None:
+        """Transcribe live channels' audio (only when live_transcribe is set: it costs CPU)."""
+        if not self.settings.live_transcribe:
+            return
+        from framewarden.actions.evidence import EvidenceStore
+        from framewarden.pipeline.live_speech import LiveSpeech, LiveSpeechManager, evidence_writer
+        from framewarden.speech import SpeechConfig, get_transcriber
+
+        transcriber = get_transcriber(SpeechConfig.model_validate(self.settings.speech_options))
+        evidence = evidence_writer(EvidenceStore.from_settings(self.settings))
+
+        def factory(name: str, source: str) -> LiveSpeech:
+            return LiveSpeech(
+                name,
+                source,
+                transcriber=transcriber,
+                judge=self.text_judge(),
+                bus=self.bus,
+                max_lag_s=self.settings.live_audio_max_lag_s,
+                evidence=evidence,
+            )
+
+        self.live_speech = LiveSpeechManager(self.channels.snapshots, factory).start()
+        self._stops.append(lambda: self.live_speech.close(10.0))
 
     def start_escalation(self, period_s: float = 5.0) -> None:
         if self.settings.alert_escalation_s <= 0:

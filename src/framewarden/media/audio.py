@@ -30,6 +30,7 @@ from framewarden.media.source import _open_options, _resolve_url, map_av_error
 
 SAMPLE_RATE = 16_000
 FRAME_MS = 30
+LIVE_ANALYZE_US = 2_500_000
 MAX_AUDIO_S = 4 * 3600.0  # refuse to hold more than this much PCM (230 MB of float32)
 
 
@@ -70,7 +71,7 @@ class VoiceChunk:
 
 def has_audio(source: str, *, timeout_s: float = 10.0) -> bool:
     """Whether ``source`` has an audio stream (an InputError when it cannot be opened)."""
-    container = _open(source, timeout_s)
+    container = open_audio_container(source, timeout_s)
     try:
         return bool(container.streams.audio)
     finally:
@@ -94,7 +95,7 @@ def iter_audio(
     A live source (``live=True``) is read with low-latency options, as a video
     channel is; a broken packet is skipped, a broken stream raises a typed error.
     """
-    container = _open(source, timeout_s, settings=settings, live=live)
+    container = open_audio_container(source, timeout_s, settings=settings, live=live)
     try:
         if not container.streams.audio:
             yield None
@@ -127,13 +128,19 @@ def iter_audio(
         container.close()
 
 
-def _open(
+def open_audio_container(
     source: str, timeout_s: float, *, settings: object | None = None, live: bool = False
 ) -> av.container.InputContainer:
+    """``source`` opened for its audio (and, live, its keyframes); a typed error when it cannot be."""
     scheme = source.split("://", 1)[0].lower() if "://" in source else ""
     url = _resolve_url(source, scheme, settings, timeout_s)  # type: ignore[arg-type]
+    options = _open_options(scheme, live, timeout_s)
+    if live:
+        # A live FLV often sends audio before the first keyframe: probe long enough to find video too.
+        options["analyzeduration"] = str(LIVE_ANALYZE_US)
+        options["probesize"] = str(2 * 1024 * 1024)
     try:
-        return av.open(url, options=_open_options(scheme, live, timeout_s), timeout=(timeout_s, timeout_s))
+        return av.open(url, options=options, timeout=(timeout_s, timeout_s))
     except av.error.FFmpegError as exc:
         raise map_av_error(source, exc, timeout_s) from None
 

@@ -37,6 +37,7 @@ class TextJudgement:
     labels: dict[str, float]
     verdict: Verdict
     alert_id: int | None = None
+    evidence_key: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +56,7 @@ class TextJudgement:
             ],
             "verdict": self.verdict.to_dict(),
             "alert_id": self.alert_id,
+            "evidence_key": self.evidence_key,
         }
 
 
@@ -73,8 +75,15 @@ class TextJudge:
         self._lock = threading.Lock()
 
     def judge(
-        self, channel: str, text: str, *, source: str, pts_ms: float = 0.0, evidence_key: str | None = None
+        self,
+        channel: str,
+        text: str,
+        *,
+        source: str,
+        pts_ms: float = 0.0,
+        evidence: Callable[[dict[str, Any]], str] | None = None,
     ) -> TextJudgement:
+        """Judge ``text``; a flagged one keeps its evidence (``evidence(verdict)``) and raises an alert."""
         violations = tuple(self._moderator().moderate(text))
         detections = [Detection(v.label, v.confidence, source, "", v.raw_class) for v in violations]
         labels = {lab.name: lab.confidence for lab in rollup(detections, 0.0)}
@@ -88,7 +97,10 @@ class TextJudge:
                 pts_ms=pts_ms if pts_ms else time.time() * 1000,
             )  # fmt: skip
         alert_id = None
-        if verdict.flagged and self._alerts is not None:
-            recorded = self._alerts.record_verdict(verdict, evidence_key=evidence_key)
-            alert_id = recorded.alert.id if recorded is not None else None
-        return TextJudgement(text, violations, labels, verdict, alert_id)
+        evidence_key = ""
+        if verdict.flagged:
+            evidence_key = evidence(verdict.to_dict()) if evidence is not None else ""
+            if self._alerts is not None:
+                recorded = self._alerts.record_verdict(verdict, evidence_key=evidence_key or None)
+                alert_id = recorded.alert.id if recorded is not None else None
+        return TextJudgement(text, violations, labels, verdict, alert_id, evidence_key)
