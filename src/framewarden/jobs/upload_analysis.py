@@ -15,7 +15,7 @@ import collections
 import logging
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,8 +162,19 @@ def analyze_upload(
     step_ms = settings.upload_sample_interval_s * 1000
     gap_ms = 2 * step_ms + 1
     t0 = time.perf_counter()
-    frame_results = _frames(source, settings, batcher, out)
-    out.timings_s["frames"] = time.perf_counter() - t0
+    speech = UploadAnalysis()  # filled by a thread of its own: speech and frames overlap
+    with ThreadPoolExecutor(1, thread_name_prefix="fw-upload-speech") as pool:
+        speech_done = pool.submit(_timed_speech, source, settings, speech)
+        frame_results = _frames(source, settings, batcher, out)
+        out.timings_s["frames"] = time.perf_counter() - t0
+        speech_done.result()  # an unreadable audio track fails the upload like unreadable frames
+    out.has_audio, out.transcribed, out.transcript = speech.has_audio, speech.transcribed, speech.transcript
+    out.text_labels, out.timings_s["speech"] = speech.text_labels, speech.timings_s["speech"]
+    out.model_versions.update(speech.model_versions)
+    out.duration_ms = max(out.duration_ms, speech.duration_ms)
+    for (name, kind), ranges in speech.tags.items():
+        for a, b in ranges.ranges:
+            out.tag(name, kind, a, b, ranges.confidence, 0.0)
     for result in frame_results:
         pts = result.pts_ms or 0.0
         for label in result.labels:
@@ -174,9 +185,6 @@ def analyze_upload(
             if det.label == "Text" and det.detail:
                 for word in keywords(det.detail):
                     out.tag(word, "ocr_keyword", pts, pts + step_ms, det.confidence, gap_ms)
-    t1 = time.perf_counter()
-    _speech(source, settings, out)
-    out.timings_s["speech"] = time.perf_counter() - t1
     _judge(rule, frame_results, out, step_ms)
     out.timings_s["total"] = time.perf_counter() - t0
     return out
@@ -202,6 +210,12 @@ def _frames(
             results.append(pending.popleft().result())
     out.frames_analyzed = len(results)
     return results
+
+
+def _timed_speech(source: str, settings: Settings, out: UploadAnalysis) -> None:
+    started = time.perf_counter()
+    _speech(source, settings, out)
+    out.timings_s["speech"] = time.perf_counter() - started
 
 
 def _speech(source: str, settings: Settings, out: UploadAnalysis) -> None:
