@@ -12,15 +12,18 @@ between the models is what to read on a noisy machine.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tests.speech.media import PHRASE, SENTENCES, Line, make_clip
-
 from framewarden.media.audio import read_audio
 from framewarden.speech import SpeechConfig, SpeechTranscriber
 from framewarden.speech.wer import word_errors
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.speech.media
+
+from tests.speech.media import PHRASE, SENTENCES, Line, make_clip
 
 VOICES = ("en-us", "en-gb", "en-us+f3")
 

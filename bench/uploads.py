@@ -11,6 +11,7 @@ what speech costs.  Times are wall seconds on this machine; read the ratios.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +25,9 @@ from framewarden.pipeline.batcher import InferenceBatcher
 from framewarden.speech import SpeechConfig, get_transcriber
 from framewarden.store import videos as repo
 from framewarden.store.db import open_database
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.speech.media
+
 from tests.speech.media import PHRASE, SENTENCES, Line, make_clip
 
 
@@ -33,8 +37,12 @@ def clip(work: Path, seconds: int) -> Path:
     return make_clip(work / f"talk{seconds}.mp4", lines, float(seconds), pattern="testsrc")
 
 
-def run(path: Path, data_dir: Path, analyzers: list[str], transcribe: bool) -> tuple[float, str, dict[str, float]]:
-    settings = Settings(data_dir=data_dir, analyzers=analyzers, text_blocklist=[PHRASE], upload_transcribe=transcribe)
+def run(
+    path: Path, data_dir: Path, analyzers: list[str], transcribe: bool
+) -> tuple[float, str, dict[str, float]]:
+    settings = Settings(
+        data_dir=data_dir, analyzers=analyzers, text_blocklist=[PHRASE], upload_transcribe=transcribe
+    )
     if transcribe:  # a running server has its model loaded: do not time the load
         get_transcriber(SpeechConfig.model_validate(settings.speech_options))
     db = open_database(settings)
@@ -68,7 +76,8 @@ def main() -> None:
     parser.add_argument("--lengths", default="30,300")
     args = parser.parse_args()
     analyzers = [a for a in args.analyzers.split(",") if a]
-    print(f"{'clip':>6} {'mode':>14} {'upload->verdict s':>18} {'x clip':>7} {'vs frames only':>15} status  timings")
+    header = f"{'clip':>6} {'mode':>14} {'upload->verdict s':>18} {'x clip':>7} {'vs frames only':>15}"
+    print(header, "status  timings")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for seconds in (int(s) for s in args.lengths.split(",")):
@@ -78,7 +87,8 @@ def main() -> None:
                 elapsed, status, timings = run(path, work / f"d{seconds}{transcribe}", analyzers, transcribe)
                 base = base or elapsed
                 mode = "frames+speech" if transcribe else "frames only"
-                print(f"{seconds:>5}s {mode:>14} {elapsed:18.1f} {elapsed / seconds:7.2f} {elapsed / base:15.2f} "
+                ratio = elapsed / base
+                print(f"{seconds:>5}s {mode:>14} {elapsed:18.1f} {elapsed / seconds:7.2f} {ratio:15.2f}",
                       f"{status:7} {timings}")  # fmt: skip
 
 
