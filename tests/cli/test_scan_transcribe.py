@@ -32,4 +32,5 @@ def test_scan_transcribe_writes_transcript_labels_and_subtitles(tmp_path: Path) 
     assert vtt.startswith("WEBVTT") and "report" in vtt.lower()
     assert result.with_suffix(".srt").read_text().startswith("1\n")
     [quiet] = [p for p in out.rglob("*.json") if p.stem.startswith("silent")]
-    assert json.loads(quiet.read_text())["Transcript"] == {"HasAudio": False, "LanguageCode": None, "Segments": []}
+    no_audio = {"HasAudio": False, "LanguageCode": None, "Segments": []}
+    assert json.loads(quiet.read_text())["Transcript"] == no_audio

@@ -271,7 +271,8 @@ class LiveSpeech:
             image = self._keyframes.at(mid)
             if image is None or self.evidence is None:
                 return ""
-            meta = {"kind": "speech", "channel": self.channel, "segment": segment.to_dict(), "verdict": verdict}
+            meta = {"kind": "speech", "channel": self.channel, "segment": segment.to_dict()}
+            meta["verdict"] = verdict
             return self.evidence(image, meta, self.channel)
 
         judgement = self.judge.judge(
