@@ -170,6 +170,21 @@ def test_upload_without_audio_is_judged_on_frames(
     )
 
 
+def test_status_changes_reach_websocket_clients(
+    vclient: TestClient, upload_runtime: Runtime, vkeys: dict[str, str], speech_clips: dict[str, Path],  # noqa: F811
+) -> None:  # fmt: skip
+    url = f"/v1/events?kinds=video_status&key={vkeys['viewer']}"
+    with vclient.websocket_connect(url) as ws:
+        assert ws.receive_json()["kind"] == "hello"
+        created = _upload(vclient, vkeys["ingest"], speech_clips["red_silent"].read_bytes())
+        statuses = []
+        while not statuses or statuses[-1] not in {"approved", "rejected", "needs_review", "failed"}:
+            event = ws.receive_json()
+            assert event["kind"] == "video_status" and event["payload"]["video_id"] == created["id"]
+            statuses.append(event["payload"]["status"])
+    assert statuses == ["uploaded", "processing", "needs_review"]
+
+
 def test_limits_and_roles(vclient: TestClient, upload_runtime: Runtime, vkeys: dict[str, str]) -> None:
     too_big = b"\0" * (5 * 1024 * 1024 + 1)
     r = vclient.post("/v1/videos", content=too_big, headers=auth(vkeys["ingest"]))
