@@ -220,3 +220,43 @@ def test_chat_messages_get_verdicts_under_the_channel_rule(
         ).status_code
         == 422
     )
+
+
+def test_s3_reference_is_streamed_into_the_store(
+    isolated_settings: Path,
+    speech_clips: dict[str, Path],  # noqa: F811
+) -> None:
+    import hashlib
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from tests.e2e.harness import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="t", aws_secret_access_key="t",
+                          region_name="us-east-1")  # fmt: skip
+        s3.create_bucket(Bucket="incoming")
+        data = speech_clips["red_silent"].read_bytes()
+        s3.put_object(Bucket="incoming", Key="clips/red.mp4", Body=data)
+        settings = Settings(data_dir=isolated_settings, analyzers=["redbox"], alert_escalation_s=0,
+                            auth_enabled=False, s3_endpoint_url=endpoint, s3_access_key_id="t",
+                            s3_secret_access_key="t")  # fmt: skip
+        rt = Runtime(settings).start()
+        try:
+            with TestClient(create_app(rt)) as client:
+                r = client.post("/v1/videos", json={"source": "s3://incoming/clips/red.mp4"})
+                assert r.status_code == 202, r.text
+                assert r.json()["content_hash"] == hashlib.sha256(data).hexdigest()
+                assert rt.uploads.wait_idle(60)
+                assert client.get(f"/v1/videos/{r.json()['id']}").json()["status"] == "needs_review"
+                missing = client.post("/v1/videos", json={"source": "s3://incoming/nope.mp4"})
+                assert missing.status_code == 422 and "no such S3 object" in missing.json()["detail"]
+        finally:
+            rt.stop()
+    finally:
+        server.stop()
