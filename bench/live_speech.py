@@ -1,6 +1,6 @@
 """Live spoken-phrase alert latency: phrase said on a live channel -> alert raised.
 
-    PYTHONPATH=src:. python bench/live_speech.py [--alerts 3] [--model whisper]
+    python bench/live_speech.py [--alerts 3] [--model whisper]
 
 A real FFmpeg publishes (at real time, looped) a clip whose audio says the
 blocklisted phrase once every loop to a private nginx-rtmp; the runtime

@@ -1,6 +1,6 @@
 """Speech to text on 2 cores: real-time factor and word error rate of each ASR model.
 
-    PYTHONPATH=src:. python bench/speech.py [--repeat 1]
+    python bench/speech.py [--repeat 1]
 
 The synthetic set is made here: espeak-ng says known sentences (two voices,
 silence between them, and the same timeline again with music under it).

@@ -1,6 +1,6 @@
 """End-to-end upload latency: upload stored -> verdict, for a 30 s and a 5 min clip with speech.
 
-    PYTHONPATH=src:. python bench/uploads.py [--analyzers nudenet,ocr_text,hashlist] [--lengths 30,300]
+    python bench/uploads.py [--analyzers nudenet,ocr_text,hashlist] [--lengths 30,300]
 
 Each clip (a moving test pattern, a spoken sentence every 6 s, the
 blocklisted phrase once) goes through the real upload processor twice side
