@@ -177,6 +177,16 @@ class UploadProcessor:
                 videos_repo.set_status(session, video, status, note=note, failure=failure or None)
                 events.append(self._event(video))
         self._publish(events)
+        # A sharer created while this transaction ran (and whose own submit saw the owner undecided)
+        # takes the decision now rather than at the next restart.
+        with self.db.read() as session:
+            late = [
+                v.id
+                for v in videos_repo.sharers(session, owner_id=video_id)
+                if v.status not in videos_repo.FINAL
+            ]
+        for sharer_id in late:
+            self._settle_sharer(sharer_id)
 
     def _settle_sharer(self, video_id: str) -> None:
         """Give a sharer its owner's decision, if the owner has one."""
