@@ -260,3 +260,29 @@ def test_s3_reference_is_streamed_into_the_store(
             rt.stop()
     finally:
         server.stop()
+
+
+def test_every_status_change_is_sent_to_the_upload_webhook(isolated_settings: Path) -> None:
+    import json
+
+    from tests.actions.webhook_server import webhook_receiver
+    from tests.e2e.harness import wait_until
+
+    with webhook_receiver() as rx:
+        hook = {"name": "uploads-hook", "type": "webhook", "url": rx.url}
+        settings = Settings(data_dir=isolated_settings, analyzers=["redbox"], alert_escalation_s=0,
+                            auth_enabled=False, upload_notify=["uploads-hook"],
+                            notification_targets=[hook])  # fmt: skip
+        rt = Runtime(settings).start()
+        try:
+            with TestClient(create_app(rt)) as client:
+                video_id = client.post("/v1/videos", content=b"garbage" * 100).json()["id"]
+                assert rt.uploads.wait_idle(60)
+                assert wait_until(lambda: len(rx.requests) >= 3, 20)
+        finally:
+            rt.stop()
+    bodies = [json.loads(r.body) for r in rx.requests]
+    assert [b["kind"] for b in bodies] == ["video_status"] * 3
+    assert [b["payload"]["status"] for b in bodies] == ["uploaded", "processing", "failed"]
+    assert {b["payload"]["video_id"] for b in bodies} == {video_id}
+    assert bodies[-1]["payload"]["failure"]

@@ -19,6 +19,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from framewarden import taxonomy
+from framewarden.analyzers.base import Detection
 from framewarden.config import Settings
 from framewarden.media.audio import read_audio
 from framewarden.media.source import open_video
@@ -233,14 +235,8 @@ def _speech(source: str, settings: Settings, out: UploadAnalysis) -> None:
         for word in keywords(seg.text):
             out.tag(word, "spoken_keyword", seg.start_s * 1000, seg.end_s * 1000, 100.0, 0.0)
     for lab in out.text_labels:
-        for parent in rollup_names(lab.label):
-            out.tag(parent, "label", lab.start_ms, lab.end_ms, lab.confidence, 0.0)
-
-
-def rollup_names(label: str) -> list[str]:
-    from framewarden import taxonomy
-
-    return [label, *taxonomy.ancestors(label)]
+        for name in (lab.label, *taxonomy.ancestors(lab.label)):
+            out.tag(name, "label", lab.start_ms, lab.end_ms, lab.confidence, 0.0)
 
 
 def _judge(rule: Rule, frames: Sequence[ModerationResult], out: UploadAnalysis, step_ms: float) -> None:
@@ -253,8 +249,6 @@ def _judge(rule: Rule, frames: Sequence[ModerationResult], out: UploadAnalysis, 
         out.findings += [Finding(v, pts, pts + step_ms, "frames") for v in verdict.violations]
     state = ChannelRuleState()
     for seq, lab in enumerate(out.text_labels):
-        from framewarden.analyzers.base import Detection
-
         rolled = rollup([Detection(lab.label, lab.confidence, "speech", "", lab.term)], 0.0)
         labels = {r.name: r.confidence for r in rolled}
         verdict, state = evaluate(rule, labels, state, channel="upload", frame_seq=seq, pts_ms=lab.start_ms)

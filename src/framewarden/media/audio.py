@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import av
 import av.error
@@ -27,6 +28,9 @@ import numpy as np
 
 from framewarden.errors import CorruptInputError, InputError
 from framewarden.media.source import _open_options, _resolve_url, map_av_error
+
+if TYPE_CHECKING:
+    from framewarden.config import Settings
 
 SAMPLE_RATE = 16_000
 FRAME_MS = 30
@@ -78,7 +82,9 @@ def has_audio(source: str, *, timeout_s: float = 10.0) -> bool:
         container.close()
 
 
-def read_audio(source: str, *, timeout_s: float = 10.0, settings: object | None = None) -> AudioTrack | None:
+def read_audio(
+    source: str, *, timeout_s: float = 10.0, settings: Settings | None = None
+) -> AudioTrack | None:
     """The whole audio track of ``source`` as 16 kHz mono, or None when it has none."""
     blocks = list(iter_audio(source, timeout_s=timeout_s, settings=settings))
     if blocks == [None]:
@@ -88,7 +94,7 @@ def read_audio(source: str, *, timeout_s: float = 10.0, settings: object | None 
 
 
 def iter_audio(
-    source: str, *, timeout_s: float = 10.0, settings: object | None = None, live: bool = False
+    source: str, *, timeout_s: float = 10.0, settings: Settings | None = None, live: bool = False
 ) -> Iterator[np.ndarray | None]:
     """16 kHz mono blocks of ``source`` as they decode; yields one None when there is no audio.
 
@@ -129,11 +135,11 @@ def iter_audio(
 
 
 def open_audio_container(
-    source: str, timeout_s: float, *, settings: object | None = None, live: bool = False
+    source: str, timeout_s: float, *, settings: Settings | None = None, live: bool = False
 ) -> av.container.InputContainer:
     """``source`` opened for its audio (and, live, its keyframes); a typed error when it cannot be."""
     scheme = source.split("://", 1)[0].lower() if "://" in source else ""
-    url = _resolve_url(source, scheme, settings, timeout_s)  # type: ignore[arg-type]
+    url = _resolve_url(source, scheme, settings, timeout_s)
     options = _open_options(scheme, live, timeout_s)
     if live:
         # A live FLV often sends audio before the first keyframe: probe long enough to find video too.

@@ -285,7 +285,7 @@ class LiveSpeech:
             Event(
                 EVENT_KIND,
                 {**payload, "flagged": judgement.verdict.flagged, "alert_id": judgement.alert_id,
-                 "labels": judgement.labels, "evidence_key": evidence_key},
+                 "labels": judgement.labels, "evidence_key": evidence_key, "stats": self.stats.to_dict()},
                 channel=self.channel,
             )
         )  # fmt: skip
