@@ -46,6 +46,21 @@ def test_two_speakers_with_silence_between(model: str, two_speakers: Path) -> No
     assert all(a.end_s <= b.start_s + 0.01 for a, b in itertools.pairwise(segments))
 
 
+def test_a_track_in_blocks_gives_the_same_words_with_bounded_memory(two_speakers: Path) -> None:
+    from framewarden.media.audio import stream_audio
+
+    transcriber = get_transcriber(SpeechConfig(model="moonshine"))
+    track = read_audio(str(two_speakers))
+    audio = stream_audio(str(two_speakers))
+    assert track is not None and audio is not None
+    whole = transcriber.transcribe(track)
+    # a 4 s window: every sentence arrives cut across windows and must wait for its pause
+    pieces = transcriber.transcribe_blocks(audio, window_s=4.0)
+    assert [s.text for s in pieces] == [s.text for s in whole]
+    assert all(abs(a.start_s - b.start_s) < 0.2 for a, b in zip(pieces, whole, strict=True))
+    assert abs(audio.duration_s - track.duration_s) < 0.01
+
+
 def test_speech_under_music(tmp_path: Path) -> None:
     lines = [Line(1.0, SENTENCES[2]), Line(5.0, SENTENCES[5])]
     clip = make_clip(tmp_path / "music.mp4", lines, 9.0, music=0.06)

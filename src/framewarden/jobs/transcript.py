@@ -16,7 +16,7 @@ from typing import Any
 from framewarden import taxonomy
 from framewarden.config import Settings
 from framewarden.fsutil import write_atomic
-from framewarden.media.audio import read_audio
+from framewarden.media.audio import stream_audio
 from framewarden.speech.labels import spoken_labels
 from framewarden.speech.models import SpeechConfig, TranscriptSegment
 from framewarden.speech.subtitles import to_srt, to_vtt
@@ -27,13 +27,13 @@ from framewarden.text.shared import text_config
 
 def add_transcript(body: dict[str, Any], source: str, settings: Settings) -> list[TranscriptSegment]:
     """Transcribe ``source`` and put what was said (and judged) into ``body``; returns the segments."""
-    track = read_audio(source, timeout_s=30.0, settings=settings)
-    if track is None:
+    audio = stream_audio(source, timeout_s=30.0, settings=settings)
+    if audio is None:
         body["Transcript"] = {"HasAudio": False, "LanguageCode": None, "Segments": []}
         body["TextModerationLabels"] = []
         return []
     transcriber = get_transcriber(SpeechConfig.model_validate(settings.speech_options))
-    segments = transcriber.transcribe(track)
+    segments = transcriber.transcribe_blocks(audio)
     labels = spoken_labels(segments, get_moderator(text_config(settings)))
     body["Transcript"] = {
         "HasAudio": True,

@@ -22,7 +22,7 @@ from typing import Any
 from framewarden import taxonomy
 from framewarden.analyzers.base import Detection
 from framewarden.config import Settings
-from framewarden.media.audio import read_audio
+from framewarden.media.audio import has_audio, stream_audio
 from framewarden.media.source import open_video
 from framewarden.pipeline.batcher import InferenceBatcher
 from framewarden.pipeline.dedup import Deduplicator
@@ -221,13 +221,16 @@ def _timed_speech(source: str, settings: Settings, out: UploadAnalysis) -> None:
 
 
 def _speech(source: str, settings: Settings, out: UploadAnalysis) -> None:
-    track = read_audio(source, timeout_s=30.0, settings=settings)
-    out.has_audio = track is not None
-    if track is None or not settings.upload_transcribe:
+    if not settings.upload_transcribe:
+        out.has_audio = has_audio(source, timeout_s=30.0, settings=settings)
         return
-    out.duration_ms = max(out.duration_ms, track.duration_s * 1000)
+    audio = stream_audio(source, timeout_s=30.0, settings=settings)
+    out.has_audio = audio is not None
+    if audio is None:
+        return
     transcriber = get_transcriber(SpeechConfig.model_validate(settings.speech_options))
-    out.transcript = transcriber.transcribe(track)
+    out.transcript = transcriber.transcribe_blocks(audio)  # bounded memory, whatever the length
+    out.duration_ms = max(out.duration_ms, audio.duration_s * 1000)
     out.transcribed = True
     out.model_versions["speech"] = transcriber.version
     out.text_labels = spoken_labels(out.transcript, get_moderator(text_config(settings)))

@@ -17,8 +17,9 @@ transcribes only the words.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -73,9 +74,9 @@ class VoiceChunk:
     end_s: float
 
 
-def has_audio(source: str, *, timeout_s: float = 10.0) -> bool:
+def has_audio(source: str, *, timeout_s: float = 10.0, settings: Settings | None = None) -> bool:
     """Whether ``source`` has an audio stream (an InputError when it cannot be opened)."""
-    container = open_audio_container(source, timeout_s)
+    container = open_audio_container(source, timeout_s, settings=settings)
     try:
         return bool(container.streams.audio)
     finally:
@@ -93,9 +94,38 @@ def read_audio(
     return AudioTrack(np.concatenate(pcm) if pcm else np.zeros(0, np.float32))
 
 
+@dataclass(slots=True)
+class AudioStream:
+    """The decoded blocks of a track, counted as they pass (``duration_s`` once consumed)."""
+
+    blocks: Iterator[np.ndarray]
+    samples: int = 0
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for block in self.blocks:
+            self.samples += len(block)
+            yield block
+
+    @property
+    def duration_s(self) -> float:
+        return self.samples / SAMPLE_RATE
+
+
+def stream_audio(
+    source: str, *, timeout_s: float = 10.0, settings: Settings | None = None
+) -> AudioStream | None:
+    """The audio of ``source`` as it decodes (never held whole), or None when it has no audio track."""
+    blocks = iter_audio(source, timeout_s=timeout_s, settings=settings)
+    first = next(blocks, None)
+    if first is None:
+        blocks.close()
+        return None
+    return AudioStream(itertools.chain([first], (b for b in blocks if b is not None)))
+
+
 def iter_audio(
     source: str, *, timeout_s: float = 10.0, settings: Settings | None = None, live: bool = False
-) -> Iterator[np.ndarray | None]:
+) -> Generator[np.ndarray | None, None, None]:
     """16 kHz mono blocks of ``source`` as they decode; yields one None when there is no audio.
 
     A live source (``live=True``) is read with low-latency options, as a video
