@@ -23,7 +23,7 @@ from framewarden.store import alerts as alerts_repo
 from tests.e2e.harness import NginxRtmp, Publisher
 from tests.speech.media import PHRASE, SENTENCES, Line, make_clip
 
-pytestmark = [pytest.mark.e2e]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 PHRASE_AT_S = 4.0
 
 
