@@ -8,7 +8,6 @@ a video is ``processing``.
 from __future__ import annotations
 
 import sys
-import threading
 from pathlib import Path
 
 import tests.jobs.redbox  # noqa: F401  (registers "redbox")
@@ -34,7 +33,6 @@ def main(data_dir: Path, delay_ms: float) -> None:
     processor.wait_idle(600)
     processor.close()
     batcher.close(10)
-    threading.Event().wait(0)  # nothing left to do
 
 
 if __name__ == "__main__":
