@@ -142,8 +142,13 @@ class LiveSpeech:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout)
+        reader, asr = self._threads or (None, None)
+        if asr is not None:
+            asr.join(timeout)
+        if reader is not None:
+            # A reader blocked in a network read cannot be interrupted; it sees the stop flag
+            # within timeout_s and ends on its own (a daemon thread): do not hold shutdown for it.
+            reader.join(min(timeout, 1.0))
 
     # --- reading ------------------------------------------------------------------
     def _read_loop(self) -> None:
