@@ -27,6 +27,7 @@ from framewarden.store import videos as repo
 router = APIRouter(prefix="/v1", tags=["videos"])
 StatusName = Literal["uploaded", "processing", "approved", "rejected", "needs_review", "failed"]
 MAX_JSON_BYTES = 16 * 1024
+WRITE_BATCH = 1024 * 1024
 
 
 class Override(BaseModel):
@@ -67,16 +68,24 @@ async def _receive(request: Request, runtime: Any, limit: int) -> tuple[StoredUp
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "multipart body needs a 'file' field")
         writer = UploadWriter(root, limit, "upload")
         try:
-            while chunk := await upload.read(1024 * 1024):
-                writer.write(chunk)
+            while chunk := await upload.read(WRITE_BATCH):
+                await run_in_threadpool(writer.write, chunk)
         except BaseException:
             writer.abort()
             raise
         return await run_in_threadpool(writer.finish), upload.filename or ""
     writer = UploadWriter(root, limit, "upload")
+    batch: list[bytes] = []
+    held = 0
     try:
         async for chunk in request.stream():
-            writer.write(chunk)
+            batch.append(chunk)
+            held += len(chunk)
+            if held >= WRITE_BATCH:  # disk writes off the event loop, about a MiB at a time
+                await run_in_threadpool(writer.write, b"".join(batch))
+                batch, held = [], 0
+        if batch:
+            await run_in_threadpool(writer.write, b"".join(batch))
     except BaseException:
         writer.abort()
         raise
