@@ -196,6 +196,46 @@ class Settings(BaseSettings):
     retention_interval_s: float = Field(
         3600.0, ge=0, description="How often the server applies retention (0 = never; see `db prune`)."
     )
+    # --- shared text moderation (OCR, speech, chat) ----------------------
+    text_blocklist: list[str | dict[str, str]] = Field(
+        default_factory=list,
+        description="Terms flagged in OCR text, transcripts and chat: "
+        '"word" or {term = "...", label = "..."}. '
+        "analyzer_options.ocr_text.blocklist is still read and joined to it.",
+    )
+    text_blocklist_file: Path | None = Field(
+        None, description="A UTF-8 file of shared blocklisted terms, one a line ('term | Label' optional)."
+    )
+    # --- speech and uploads ----------------------------------------------
+    speech_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Speech to text (English only), e.g. "
+        '[speech_options] model = "moonshine" (default whisper).',
+    )
+    upload_max_bytes: int = Field(2 * 1024**3, gt=0, description="Largest video accepted by POST /v1/videos.")
+    uploads_dir: Path | None = Field(
+        None, description="Where uploaded videos are stored; None = <data_dir>/uploads."
+    )
+    upload_transcribe: bool = Field(True, description="Transcribe the speech of uploads.")
+    upload_channel: str = Field(
+        "uploads", description="Channel name whose rule judges uploads (a channel rule 'uploads' overrides)."
+    )
+    upload_sample_interval_s: float = Field(
+        1.0, gt=0, description="Media seconds between analyzed upload frames."
+    )
+    upload_status_by_action: dict[str, str] = Field(
+        default_factory=lambda: {"alert": "rejected", "review": "needs_review", "auto_stop": "rejected"},
+        description="Status an upload gets for each rule action (rejected beats needs_review).",
+    )
+    upload_workers: int = Field(1, ge=1, le=16, description="Uploads processed at the same time.")
+    upload_notify: list[str] = Field(
+        default_factory=list,
+        description="Targets told of every upload status change (empty = notify_default).",
+    )
+    live_transcribe: bool = Field(False, description="Transcribe the audio of live channels.")
+    live_audio_max_lag_s: float = Field(
+        10.0, gt=0, description="Audio further behind live than this is dropped (and counted)."
+    )
 
     @field_validator("data_dir")
     @classmethod
@@ -229,6 +269,10 @@ class Settings(BaseSettings):
     @property
     def evidence_location(self) -> str:
         return self.evidence_url or str(self.data_dir / "evidence")
+
+    @property
+    def uploads_location(self) -> Path:
+        return self.uploads_dir or self.data_dir / "uploads"
 
     def ensure_data_dir(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)

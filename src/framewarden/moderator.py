@@ -29,7 +29,12 @@ def analyzer_configs(
             configs.append(item)
         else:
             key = item.strip()
-            configs.append(config_for(key, **settings.analyzer_options.get(key, {})))
+            options = settings.analyzer_options.get(key, {})
+            if key == "ocr_text":  # one blocklist for OCR, speech and chat
+                from framewarden.text.shared import ocr_options
+
+                options = ocr_options(settings, options)
+            configs.append(config_for(key, **options))
     return configs
 
 

@@ -239,9 +239,17 @@ class Publisher:
     """One ffmpeg pushing a clip in a loop at real time to an RTMP URL; kill and restart at will."""
 
     def __init__(
-        self, clip: Path, url: str, *, copy: bool = True, gop: int = 30, log_dir: Path | None = None
+        self,
+        clip: Path,
+        url: str,
+        *,
+        copy: bool = True,
+        gop: int = 30,
+        log_dir: Path | None = None,
+        audio: bool = False,
     ) -> None:
         self.clip = clip
+        self.audio = audio  # publish the clip's audio track too (live speech tests)
         self.url = url
         self.copy = copy
         self.gop = gop
@@ -274,7 +282,7 @@ class Publisher:
             "-1",
             "-i",
             str(self.clip),
-            "-an",
+            *([] if self.audio else ["-an"]),
             *codec,
             "-f",
             "flv",

@@ -27,6 +27,9 @@ TABLES = {
     "results",
     "rule_versions",
     "rules",
+    "video_events",
+    "video_tags",
+    "videos",
 }
 
 

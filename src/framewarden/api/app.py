@@ -9,7 +9,19 @@ import framewarden.api.routers.notifications as notifications_router
 import framewarden.api.storage_errors as storage_errors
 from framewarden import __version__
 from framewarden.api import errors, rekognition
-from framewarden.api.routers import alerts, channels, events, images, jobs, keys, results, rules, system
+from framewarden.api.routers import (
+    alerts,
+    channels,
+    chat,
+    events,
+    images,
+    jobs,
+    keys,
+    results,
+    rules,
+    system,
+    videos,
+)
 from framewarden.api.runtime import Runtime
 from framewarden.redact import install_log_redaction
 
@@ -28,7 +40,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     errors.install(app)
     storage_errors.install(app)
     admission.install(app)
-    for module in (system, images, channels, rules, alerts, results, events, keys, jobs):
+    for module in (system, images, channels, rules, alerts, results, events, keys, jobs, videos, chat):
         app.include_router(module.router)
     app.include_router(notifications_router.router)
     rekognition.install(app, runtime.settings.rekognition_path_prefix)

@@ -56,6 +56,8 @@ class Runtime:
     alerts: AlertService = field(init=False)
     channels: ChannelManager = field(init=False)
     controllers: ControllerRegistry = field(init=False)
+    uploads: Any = field(init=False)  # jobs.uploads.UploadProcessor (imported lazily: speech models)
+    live_speech: Any = field(init=False)  # pipeline.live_speech.LiveSpeechManager, when live_transcribe
     image_rate_limiter: RateLimiter = field(init=False)
     image_admission: Admission = field(init=False)
     jobs: Any = field(init=False)  # framewarden.jobs.service.JobService
@@ -76,6 +78,8 @@ class Runtime:
         self.start_alerts()
         self.start_channels()
         self.start_jobs()
+        self.start_uploads()
+        self.start_live_speech()
         self.start_escalation()
         self.start_retention()
         log.info("framewarden runtime started (data dir %s)", self.settings.data_dir)
@@ -159,6 +163,44 @@ class Runtime:
 
     def _live_channels(self) -> bool:
         return any(s.state.value == "live" for s in self.channels.snapshots())
+    def start_uploads(self) -> None:
+        from framewarden.jobs.uploads import UploadProcessor
+
+        self.uploads = UploadProcessor(
+            self.db,
+            self.settings,
+            self.batcher,
+            self.bus,
+            rules=lambda: self._load_rules()[0],
+            model_versions=self.moderator.model_versions,
+            dispatcher=self.dispatcher,
+        ).start()
+        self._stops.append(lambda: self.uploads.close(30.0))
+
+    def start_live_speech(self) -> None:
+        """Transcribe live channels' audio (only when live_transcribe is set: it costs CPU)."""
+        if not self.settings.live_transcribe:
+            return
+        from framewarden.actions.evidence import EvidenceStore
+        from framewarden.pipeline.live_speech import LiveSpeech, LiveSpeechManager, evidence_writer
+        from framewarden.speech import SpeechConfig, get_transcriber
+
+        transcriber = get_transcriber(SpeechConfig.model_validate(self.settings.speech_options))
+        evidence = evidence_writer(EvidenceStore.from_settings(self.settings))
+
+        def factory(name: str, source: str) -> LiveSpeech:
+            return LiveSpeech(
+                name,
+                source,
+                transcriber=transcriber,
+                judge=self.text_judge(),
+                bus=self.bus,
+                max_lag_s=self.settings.live_audio_max_lag_s,
+                evidence=evidence,
+            )
+
+        self.live_speech = LiveSpeechManager(self.channels.snapshots, factory).start()
+        self._stops.append(lambda: self.live_speech.close(10.0))
 
     def start_escalation(self, period_s: float = 5.0) -> None:
         if self.settings.alert_escalation_s <= 0:
@@ -270,6 +312,18 @@ class Runtime:
             ) from None
         result.source = source
         return result
+
+    def text_judge(self) -> Any:
+        """The judge of chat and live speech (pipeline.text_judge.TextJudge), built once."""
+        if getattr(self, "_text_judge", None) is None:
+            from framewarden.pipeline.text_judge import TextJudge
+            from framewarden.text.moderate import get_moderator
+            from framewarden.text.shared import text_config
+
+            self._text_judge = TextJudge(
+                lambda: get_moderator(text_config(self.settings)), lambda: self.channels.rules, self.alerts
+            )
+        return self._text_judge
 
     def stop_stream(self, channel: str, by: str, *, alert_ids: Sequence[int] | None = None) -> None:
         """Drop the channel's publisher at the streaming server and stop analyzing it.

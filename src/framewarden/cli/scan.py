@@ -123,6 +123,13 @@ def scan(
     ] = True,
     dedup_distance: Annotated[int, typer.Option(min=0, max=64, help="Max Hamming distance of 64 bits.")] = 8,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    transcribe: Annotated[
+        bool,
+        typer.Option(
+            "--transcribe",
+            help="Transcribe speech (English only), judge it as text, write .vtt/.srt beside the results.",
+        ),
+    ] = False,
 ) -> None:
     """Moderate stored videos; write Rekognition-shaped results and a report."""
     try:
@@ -153,6 +160,7 @@ def scan(
         evidence_flagged=evidence or evidence_clean,
         evidence_clean=evidence_clean,
         resume=resume,
+        transcribe=transcribe,
     )
     progress = Progress(
         TextColumn("{task.description}"),

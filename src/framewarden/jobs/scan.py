@@ -58,6 +58,7 @@ class ScanOptions:
     evidence_flagged: bool = False
     evidence_clean: bool = False
     resume: bool = False
+    transcribe: bool = False  # add the transcript and spoken-text labels; subtitles beside the result
 
     def __post_init__(self) -> None:
         if self.sample_interval_s < 0:
@@ -156,9 +157,23 @@ class Scanner:
                 self.listener.on_finish(source, done, True)
                 return ScanOutcome(source, done, self.state.result_path(source), resumed=True)
         body = self.scan_video(source, batcher).to_dict()
+        if self.options.transcribe and body["JobStatus"] == JobStatus.SUCCEEDED.value:
+            self._transcribe(source, body)
         path = self.state.save(source, body)
         self.listener.on_finish(source, body, False)
         return ScanOutcome(source, body, path)
+
+    def _transcribe(self, source: str, body: dict[str, Any]) -> None:
+        """Transcript + spoken labels into ``body``; subtitles first (the result marks completion)."""
+        from framewarden.config import get_settings
+        from framewarden.jobs.transcript import add_transcript, write_subtitles
+
+        try:
+            segments = add_transcript(body, source, self.settings or get_settings())
+        except InputError as exc:
+            body["Transcript"] = {"Error": str(exc)}
+            return
+        write_subtitles(self.state.result_path(source), segments)
 
     def scan_video(self, source: str, batcher: InferenceBatcher) -> VideoResult:
         """Scan one input; every failure becomes a FAILED result naming the input."""

@@ -256,3 +256,58 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class Video(Base):
+    """An uploaded video and its moderation status (see jobs/uploads.py for the status flow).
+
+    ``analysis_of`` names the video whose analysis this one shares (same
+    content hash, analyzed once); ``analysis`` holds tags, transcript and
+    labels, written once when the analysis is done.
+    """
+
+    __tablename__ = "videos"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), default="uploaded", index=True)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    source: Mapped[str] = mapped_column(Text)  # stored file (named by hash) or s3:// reference
+    uploader: Mapped[str] = mapped_column(String(200), default="")
+    analysis_of: Mapped[str | None] = mapped_column(String(32), index=True)
+    analysis: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    verdict: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    failure: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    override_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+
+
+class VideoEvent(Base):
+    """One status change of a video: who or what made it, and why."""
+
+    __tablename__ = "video_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    video_id: Mapped[str] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str] = mapped_column(String(20), default="")
+    to_status: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(200), default="system")
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class VideoTag(Base):
+    """A tag of an analyzed video, for search (``GET /v1/videos?tag=``); time ranges live in the analysis."""
+
+    __tablename__ = "video_tags"
+    __table_args__ = (Index("ix_video_tags_name_video_id", "name", "video_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    video_id: Mapped[str] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))  # lower case
+    kind: Mapped[str] = mapped_column(String(20))  # label, tag, ocr_keyword, spoken_keyword

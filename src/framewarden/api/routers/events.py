@@ -16,7 +16,7 @@ from framewarden.api.auth import presented_key
 from framewarden.api.deps import authenticate
 
 router = APIRouter(prefix="/v1", tags=["events"])
-KINDS = {"alert", "alert_updated", "result", "channel_state", "notification", "job"}
+KINDS = {"alert", "alert_updated", "result", "channel_state", "notification", "job", "video_status", "speech"}
 
 
 @router.websocket("/events")
