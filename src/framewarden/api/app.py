@@ -7,6 +7,8 @@ from fastapi import FastAPI
 from framewarden import __version__
 from framewarden.api import errors
 from framewarden.api.routers import alerts, channels, events, images, keys, results, rules, system
+from framewarden.api.routers.dashboard import router as dashboard_router
+from framewarden.api.routers.frames import router as frames_router
 from framewarden.api.runtime import Runtime
 
 
@@ -23,4 +25,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     errors.install(app)
     for module in (system, images, channels, rules, alerts, results, events, keys):
         app.include_router(module.router)
+    app.include_router(frames_router)
+    app.include_router(dashboard_router)
+    from framewarden import web  # the dashboard's pages (imported late: it needs the API's modules)
+
+    web.install(app)
     return app

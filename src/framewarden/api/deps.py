@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from framewarden.api.auth import ANONYMOUS_ADMIN, Principal, presented_key
 from framewarden.api.runtime import Runtime
+from framewarden.api.session import session_principal
 from framewarden.store import keys as keys_repo
 
 
@@ -50,12 +51,19 @@ def authenticate(runtime: Runtime, key: str | None) -> Principal:
 
 
 def get_principal(
+    request: Request,
     runtime: RuntimeDep,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
     key: Annotated[str | None, Query(description="API key (WebSocket clients only)")] = None,
 ) -> Principal:
-    return authenticate(runtime, presented_key(authorization, x_api_key, key))
+    presented = presented_key(authorization, x_api_key, key)
+    if presented is None and runtime.settings.auth_enabled:
+        # The dashboard: a session cookie (with its CSRF token) stands for the key.
+        from_session = session_principal(request)
+        if from_session is not None:
+            return from_session
+    return authenticate(runtime, presented)
 
 
 def require(role: str) -> Callable[..., Principal]:

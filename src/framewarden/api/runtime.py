@@ -29,6 +29,7 @@ from framewarden.moderator import Moderator
 from framewarden.pipeline.batcher import InferenceBatcher
 from framewarden.pipeline.channels import ChannelManager
 from framewarden.pipeline.context import NullEvidenceSink, WorkerContext, preferred_max_side
+from framewarden.pipeline.latest_frames import LatestFrames
 from framewarden.result import ModerationResult
 from framewarden.rules.models import Rule
 from framewarden.store import channels as channels_repo
@@ -51,6 +52,7 @@ class Runtime:
     alerts: AlertService = field(init=False)
     channels: ChannelManager = field(init=False)
     image_rate_limiter: RateLimiter = field(init=False)
+    latest_frames: LatestFrames = field(default_factory=LatestFrames, init=False)  # dashboard tiles
     _stops: list[Callable[[], Any]] = field(default_factory=list, init=False)
     _escalation_stop: threading.Event = field(default_factory=threading.Event, init=False)
     _rules_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -108,7 +110,7 @@ class Runtime:
             results=StoreResultSink(self.db),
             alerts=alert_sink,
             notifier=DispatchNotifier(self.dispatcher, alert_sink, tuple(self.settings.notify_default)),
-            evidence=self._evidence_sink(),
+            evidence=self.latest_frames.wrap(self._evidence_sink()),
             max_side=preferred_max_side(self.moderator.analyzers),
             open_source=open_source_with_demo,
         )
