@@ -101,6 +101,11 @@ class Settings(BaseSettings):
         description="Notification targets (webhook / email / null), e.g. in TOML "
         '[[notification_targets]] name = "ops" type = "webhook" url = "https://..." secret = "...".',
     )
+    api_webhook_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts (exact names or IP addresses) that webhook targets created through the API "
+        "may call; empty = the API can create e-mail targets only (the SMTP server is the setting's).",
+    )
     notify_default: list[str] = Field(
         default_factory=list, description="Targets notified when a rule names none."
     )

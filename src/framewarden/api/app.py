@@ -9,6 +9,7 @@ from framewarden.api import errors
 from framewarden.api.routers import alerts, channels, events, images, keys, results, rules, system
 from framewarden.api.routers.dashboard import router as dashboard_router
 from framewarden.api.routers.frames import router as frames_router
+from framewarden.api.routers.targets import router as targets_router
 from framewarden.api.runtime import Runtime
 
 
@@ -27,6 +28,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         app.include_router(module.router)
     app.include_router(frames_router)
     app.include_router(dashboard_router)
+    app.include_router(targets_router)
     from framewarden import web  # the dashboard's pages (imported late: it needs the API's modules)
 
     web.install(app)

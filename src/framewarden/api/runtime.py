@@ -92,6 +92,9 @@ class Runtime:
             recorder=notifications_repo.make_recorder(self.db),
             bus=self.bus,
         )
+        from framewarden.api.routers.targets import load_stored_targets  # targets created through the API
+
+        load_stored_targets(self)
         self._stops.append(lambda: self.dispatcher.close(10.0))
 
     def start_alerts(self) -> None:

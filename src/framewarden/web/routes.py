@@ -33,6 +33,7 @@ PAGES = {
     "charts": ("/charts", "Charts"),
     "rules": ("/rules", "Rules"),
     "channels": ("/channels", "Channels"),
+    "targets": ("/notifications", "Notifications"),
 }
 
 
@@ -110,6 +111,11 @@ def rules(request: Request) -> Response:
 @router.get("/channels", response_class=HTMLResponse)
 def channels(request: Request) -> Response:
     return _page(request, "channels")
+
+
+@router.get("/notifications", response_class=HTMLResponse)
+def targets(request: Request) -> Response:
+    return _page(request, "targets")
 
 
 @router.get("/channels/{name}/view", response_class=HTMLResponse)

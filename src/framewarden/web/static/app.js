@@ -526,6 +526,60 @@ function pageChannels() {
   load().catch((e) => FW.toast(e.message, true));
 }
 
-const PAGES = { wall: pageWall, channel: pageChannel, alerts: pageAlerts, charts: pageCharts, rules: pageRules, channels: pageChannels };
+const PAGES = { wall: pageWall, channel: pageChannel, alerts: pageAlerts, charts: pageCharts, rules: pageRules, channels: pageChannels, targets: pageTargets };
 PAGES[document.body.dataset.page]?.();
 FW.connect();
+
+/* ---------------------------------------------------------------- notification targets */
+function pageTargets() {
+  const { api, el, rel, role, onEvent } = FW;
+  if (!role.isAdmin) return;
+  const tbody = document.getElementById("targets");
+  const form = document.getElementById("create-target");
+  async function load() {
+    const rows = await api("GET", "/v1/notification-targets");
+    document.getElementById("targets-empty").hidden = rows.length > 0;
+    tbody.replaceChildren(...rows.map((t) => el("tr", { "data-target": t.name },
+      el("td", { text: t.name }), el("td", { text: t.type }),
+      el("td", { text: t.type === "webhook" ? t.target.url : (t.target.to || []).join(", ") }),
+      el("td", { text: t.source === "settings" ? "settings" : `API · ${t.created_by}` }),
+      el("td", { class: "actions" },
+        el("button", { type: "button", onclick: () => test(t.name) }, "Send test"),
+        t.source === "api" ? el("button", { type: "button", onclick: () => remove(t.name) }, "Delete") : null))));
+    const log = await api("GET", "/v1/notifications?limit=50");
+    document.getElementById("deliveries-empty").hidden = log.items.length > 0;
+    document.getElementById("deliveries").replaceChildren(...log.items.map((n) => el("tr", { class: n.status === "failed" ? "error" : "" },
+      el("td", {}, rel(n.at)), el("td", { text: n.target }), el("td", {}, n.alert_id ? el("a", { href: `/alerts/${n.alert_id}`, text: n.alert_id }) : "test"),
+      el("td", { text: n.attempt }), el("td", { text: n.status }), el("td", { text: n.error || "" }))));
+  }
+  async function test(name) {
+    try { const r = await api("POST", `/v1/notification-targets/${encodeURIComponent(name)}/test`); FW.toast(r.ok ? `${name}: test sent` : `${name}: ${r.error}`, !r.ok); }
+    catch (e) { FW.toast(`${name}: ${e.message}`, true); }
+    load();
+  }
+  async function remove(name) {
+    if (!confirm(`Delete target ${name}?`)) return;
+    try { await api("DELETE", `/v1/notification-targets/${encodeURIComponent(name)}`); FW.toast(`${name} deleted`); load(); }
+    catch (e) { FW.toast(`${name}: ${e.message}`, true); }
+  }
+  const kind = () => form.type.value;
+  const show = () => form.querySelectorAll("[data-for]").forEach((l) => { l.hidden = l.dataset.for !== kind(); });
+  form.type.addEventListener("change", show); show();
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    form.querySelectorAll(".field-error").forEach((s) => { s.textContent = ""; });
+    const body = { type: kind(), name: form.name.value.trim() };
+    if (kind() === "webhook") { body.url = form.url.value.trim(); if (form.secret.value) body.secret = form.secret.value; }
+    else body.to = form.to.value.split(",").map((s) => s.trim()).filter(Boolean);
+    try { await api("POST", "/v1/notification-targets", body); form.reset(); show(); FW.toast(`Target ${body.name} added`); load(); }
+    catch (err) {
+      const details = Array.isArray(err.detail) ? err.detail : [{ loc: [], msg: err.message }];
+      for (const d of details) {
+        const field = (d.loc || []).filter((p) => p !== "body")[0];
+        (form.querySelector(`.field-error[data-field="${field}"]`) || form.querySelector('.field-error[data-field="_"]')).textContent = d.msg.replace(/^Value error, /, "");
+      }
+    }
+  });
+  onEvent((ev) => { if (ev.kind === "notification") load(); });
+  load().catch((e) => FW.toast(e.message, true));
+}
