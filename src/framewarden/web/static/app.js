@@ -497,7 +497,7 @@ function pageChannels() {
       el("td", {}, el("a", { href: `/channels/${encodeURIComponent(c.name)}/view`, text: c.name })),
       el("td", {}, el("span", { class: `badge ${c.state}`, text: c.state }), c.reason ? el("div", { class: "error", text: c.reason }) : null),
       el("td", { text: c.source_url }), el("td", { text: c.rule_id || "–" }), el("td", { text: (c.stats.stats || c.stats).analyzed ?? 0 }),
-      el("td", { class: "actions" },
+      el("td", { class: "cell-actions" },
         role.isAdmin ? el("button", { type: "button", onclick: () => call("POST", c.name, c.state === "stopped" ? "start" : "stop") }, c.state === "stopped" ? "Start" : "Stop analysis") : null,
         role.canModerate ? el("button", { type: "button", class: "danger", onclick: () => call("POST", c.name, "stop-stream") }, "Stop stream") : null,
         role.isAdmin ? el("button", { type: "button", onclick: () => { if (confirm(`Delete channel ${c.name}?`)) call("DELETE", c.name, ""); } }, "Delete") : null))));
@@ -543,7 +543,7 @@ function pageTargets() {
       el("td", { text: t.name }), el("td", { text: t.type }),
       el("td", { text: t.type === "webhook" ? t.target.url : (t.target.to || []).join(", ") }),
       el("td", { text: t.source === "settings" ? "settings" : `API · ${t.created_by}` }),
-      el("td", { class: "actions" },
+      el("td", { class: "cell-actions" },
         el("button", { type: "button", onclick: () => test(t.name) }, "Send test"),
         t.source === "api" ? el("button", { type: "button", onclick: () => remove(t.name) }, "Delete") : null))));
     const log = await api("GET", "/v1/notifications?limit=50");
