@@ -317,6 +317,20 @@ def test_viewer_sees_no_actions_and_forged_posts_are_refused(
     viewer.goto(stack.url + "/channels")
     viewer.locator('#channels tr[data-channel="rx"]').wait_for()
     assert viewer.get_by_role("button", name="Stop stream").count() == 0
+    viewer.set_viewport_size({"width": 820, "height": 1180})  # a tablet, portrait
+    rendered = {
+        "/": "article.tile img:not([hidden])",
+        "/alerts": "#detail .evidence",
+        "/rules": "#rules tr",
+        "/charts": "body[data-charts-ready=true]",
+    }
+    for path, ready in rendered.items():
+        viewer.goto(stack.url + path)
+        viewer.wait_for_selector(ready, timeout=30_000)
+        assert viewer.evaluate("document.documentElement.scrollWidth <= innerWidth"), path
+        if path == "/alerts":
+            viewer.screenshot(path=str(stack.shots / "alerts-tablet.png"))
+    viewer.set_viewport_size({"width": 1280, "height": 800})
     alert_id = stack.api("GET", "/v1/alerts", params={"status": "open"}).json()["items"][0]["id"]
     # The server refuses the viewer anyway, even with a valid CSRF token.
     token = viewer.locator('meta[name="csrf-token"]').get_attribute("content")
