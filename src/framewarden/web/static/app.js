@@ -291,7 +291,7 @@ function pageAlerts() {
       el("button", { type: "button", class: "danger", "data-action": "stop-stream", disabled: !open, onclick: () => act("stop-stream") }, "Stop stream (s)")) : null;
     detail.replaceChildren(
       el("h2", {}, `Alert ${a.id} · `, el("a", { href: `/channels/${encodeURIComponent(a.channel)}/view`, text: a.channel }), " ", el("span", { class: "badge", "data-role": "status", text: full.status })),
-      ev, actions,
+      ev, actions || "",
       el("p", {}, `Rule `, el("a", { href: `/rules#${a.rule_id}`, text: a.rule_id }), ` v${a.rule_version} · severity ${a.severity} · seen ${a.occurrences}× · frame ${a.frame_seq} · `, rel(a.created_at)),
       el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Label" }), el("th", { text: "Confidence" }), el("th", { text: "Threshold" }), el("th", { text: "Tier" }))),
         el("tbody", {}, (a.violations || []).map((v) => el("tr", {}, el("td", { text: v.label }), el("td", { text: Math.round(v.confidence) }), el("td", { text: v.threshold }), el("td", { text: v.action }))))),
