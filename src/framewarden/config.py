@@ -119,6 +119,9 @@ class Settings(BaseSettings):
         "many seconds of its last frame into that alert (occurrences + 1, no new notification) "
         "instead of opening a new one (0 = never group).",
     )
+    dashboard_session_hours: float = Field(
+        12.0, gt=0, le=24 * 30, description="A dashboard sign-in lasts this long (then sign in again)."
+    )
     log_level: str = Field("INFO", description="Logging level.")
 
     @field_validator("data_dir")

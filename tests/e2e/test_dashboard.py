@@ -164,10 +164,18 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+PAGE_ERRORS: list[str] = []  # script errors and CSP refusals seen by any page of the module
+
+
 def sign_in(browser: Any, stack: Stack, role: str) -> tuple[Any, Any]:
     """A fresh browser context (empty cache), signed in with ``role``'s key: (context, page)."""
     ctx = browser.new_context(viewport={"width": 1280, "height": 800})
     page = ctx.new_page()
+    page.on("pageerror", lambda exc: PAGE_ERRORS.append(f"{role}: {exc}"))
+    page.on(
+        "console",
+        lambda m: PAGE_ERRORS.append(f"{role}: {m.text}") if "Content Security Policy" in m.text else None,
+    )
     page.goto(stack.url + "/")
     assert page.url.endswith("/login")  # no session: the sign-in page
     page.get_by_label("API key").fill(stack.keys[role])
@@ -194,7 +202,9 @@ def signed_in(stack: Stack, browser: Any) -> Iterator[Callable[[str], Any]]:
 def test_sign_in_rejects_a_wrong_key(stack: Stack, browser: Any) -> None:
     ctx = browser.new_context()
     page = ctx.new_page()
-    page.goto(stack.url + "/login")
+    response = page.goto(stack.url + "/login")
+    assert response is not None and response.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     page.get_by_label("API key").fill("fw_nope_nope")
     page.get_by_role("button", name="Sign in").click()
     assert "unknown or revoked" in page.locator("#login-error").inner_text()
@@ -380,6 +390,7 @@ def test_charts_and_channel_page_render_with_data(stack: Stack, signed_in: Calla
     page.goto(stack.url + "/channels")
     page.locator('#channels tr[data-channel="cam-a"]').wait_for()
     page.screenshot(path=str(stack.shots / "channels.png"))
+    assert PAGE_ERRORS == []  # no script error, nothing refused by the Content-Security-Policy
 
 
 def test_notification_targets(stack: Stack, signed_in: Callable[[str], Any]) -> None:

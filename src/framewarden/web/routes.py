@@ -8,7 +8,6 @@ anyway.  Sign-in takes an API key once and answers with an ``HttpOnly``,
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,9 +36,9 @@ PAGES = {
 }
 
 
-def install(app: FastAPI, *, session_ttl_s: float | None = None) -> None:
+def install(app: FastAPI) -> None:
     """Mount the dashboard on ``app``: pages at ``/``, static files at ``/static``."""
-    app.state.sessions = SessionStore(session_ttl_s) if session_ttl_s else SessionStore()
+    app.state.sessions = SessionStore(app.state.runtime.settings.dashboard_session_hours * 3600.0)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(router)
 
@@ -52,6 +51,22 @@ def _viewer(request: Request) -> tuple[Principal, str] | None:
     if session is None:
         return None
     return session.principal, session.csrf
+
+
+# Scripts and connections from this origin only; no framing (clickjacking of the actions).
+CSP = (
+    "default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; "
+    "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+def _secure(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _labels_tree() -> list[dict[str, Any]]:
@@ -78,9 +93,7 @@ def _page(request: Request, page: str, **extra: Any) -> Response:
         "auth_enabled": request.app.state.runtime.settings.auth_enabled,
         **extra,
     }
-    response = templates.TemplateResponse(request, f"{page}.html", context)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return _secure(templates.TemplateResponse(request, f"{page}.html", context))
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -90,12 +103,12 @@ def wall(request: Request) -> Response:
 
 @router.get("/alerts", response_class=HTMLResponse)
 def alerts(request: Request) -> Response:
-    return _page(request, "alerts", labels_json=json.dumps(_labels_tree()))
+    return _page(request, "alerts", labels=_labels_tree())
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
 def alert(request: Request, alert_id: int) -> Response:
-    return _page(request, "alerts", labels_json=json.dumps(_labels_tree()), selected=alert_id)
+    return _page(request, "alerts", labels=_labels_tree(), selected=alert_id)
 
 
 @router.get("/charts", response_class=HTMLResponse)
@@ -105,7 +118,7 @@ def charts(request: Request) -> Response:
 
 @router.get("/rules", response_class=HTMLResponse)
 def rules(request: Request) -> Response:
-    return _page(request, "rules", labels_json=json.dumps(_labels_tree()))
+    return _page(request, "rules", labels=_labels_tree())
 
 
 @router.get("/channels", response_class=HTMLResponse)
@@ -125,7 +138,7 @@ def channel(request: Request, name: str) -> Response:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request) -> Response:
-    return templates.TemplateResponse(request, "login.html", {"error": "", "version": __version__})
+    return _secure(templates.TemplateResponse(request, "login.html", {"error": "", "version": __version__}))
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -134,11 +147,13 @@ async def login(request: Request, key: Annotated[str, Form(max_length=500)] = ""
     try:
         principal = await run_in_threadpool(authenticate, runtime, key.strip() or None)
     except HTTPException as exc:
-        return templates.TemplateResponse(
-            request,
-            "login.html",
-            {"error": str(exc.detail), "version": __version__},
-            status_code=status.HTTP_401_UNAUTHORIZED,
+        return _secure(
+            templates.TemplateResponse(
+                request,
+                "login.html",
+                {"error": str(exc.detail), "version": __version__},
+                status_code=status.HTTP_401_UNAUTHORIZED,
+            )
         )
     store = store_of(request)
     store.drop(request.cookies.get(COOKIE))  # no session fixation: always a fresh token

@@ -3,6 +3,8 @@
  * state-changing call) and listens to /v1/events for live updates: no polling. */
 "use strict";
 
+const FW_DATA = JSON.parse(document.getElementById("fw-data")?.textContent || "{}");
+
 const FW = (() => {
   const body = document.body;
   const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
@@ -161,7 +163,7 @@ function pageWall() {
 /* ---------------------------------------------------------------- channel page */
 function pageChannel() {
   const { api, el, rel, onEvent, labelChips } = FW;
-  const name = window.FW_CHANNEL;
+  const name = FW_DATA.channel;
   const img = document.getElementById("ch-img");
   const frame = document.getElementById("ch-frame");
   const revealBtn = document.getElementById("ch-reveal");
@@ -227,7 +229,7 @@ function pageAlerts() {
   const detail = document.getElementById("detail");
   const form = document.getElementById("filters");
   let items = []; let index = -1; let revealed = false;
-  document.getElementById("labels").replaceChildren(...window.FW_LABELS.map((l) => el("option", { value: l.name })));
+  document.getElementById("labels").replaceChildren(...FW_DATA.labels.map((l) => el("option", { value: l.name })));
   const sound = document.getElementById("sound");
   sound.checked = localStorage.getItem("fw.sound") === "1";
   sound.addEventListener("change", () => localStorage.setItem("fw.sound", sound.checked ? "1" : "0"));
@@ -261,7 +263,7 @@ function pageAlerts() {
     try {
       const page = await api("GET", `/v1/alerts?${q}`);
       items = page.items.filter((a) => !f.severity || a.severity >= f.severity);
-      if (window.FW_SELECTED) { index = items.findIndex((a) => a.id === window.FW_SELECTED); window.FW_SELECTED = null; }
+      if (FW_DATA.selected) { index = items.findIndex((a) => a.id === FW_DATA.selected); FW_DATA.selected = null; }
       else if (index < 0 && items.length) index = 0;
       render();
     } catch (e) { FW.toast(e.message, true); }
@@ -388,7 +390,7 @@ function pageRules() {
   const { api, el, rel, role } = FW;
   const tbody = document.getElementById("rules");
   const editor = document.getElementById("editor");
-  document.getElementById("labels").replaceChildren(...window.FW_LABELS.map((l) => el("option", { value: l.name, label: `${"· ".repeat(l.level - 1)}${l.name}` })));
+  document.getElementById("labels").replaceChildren(...FW_DATA.labels.map((l) => el("option", { value: l.name, label: `${"· ".repeat(l.level - 1)}${l.name}` })));
   let rules = [];
 
   async function load() {
