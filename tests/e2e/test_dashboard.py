@@ -382,10 +382,15 @@ def test_charts_and_channel_page_render_with_data(stack: Stack, signed_in: Calla
     assert page.locator("#cost-cloud").inner_text() == f"{frames / 1000 * 2:.2f} USD"
     page.screenshot(path=str(stack.shots / "charts.png"), full_page=True)
 
-    page.goto(stack.url + "/channels/ry/view")
-    page.locator("#ch-rule a", has_text="ry").wait_for()
+    page.goto(stack.url + "/channels/cam-a/view")
+    page.locator("#ch-rule", has_text="built-in default rule").wait_for()
     page.wait_for_function("() => document.getElementById('ch-img').naturalWidth > 0", timeout=30_000)
     page.locator("#ch-results tr").first.wait_for()
+    # OCR's text box, drawn over the frame (the overlay stays sharp over the blurred picture).
+    box = page.locator("#ch-boxes .box", has_text="Blocklisted Text").first
+    box.wait_for(timeout=60_000)
+    assert box.bounding_box()["width"] > 50  # type: ignore[index]
+    page.get_by_role("button", name="Reveal").click()
     page.screenshot(path=str(stack.shots / "channel.png"))
     page.goto(stack.url + "/channels")
     page.locator('#channels tr[data-channel="cam-a"]').wait_for()

@@ -108,7 +108,7 @@ class Runtime:
     def start_channels(self) -> None:
         alert_sink = ServiceAlertSink(self.alerts)
         context = WorkerContext(
-            batcher=self.batcher,
+            batcher=self.latest_frames.tap(self.batcher),
             events=self.bus,
             results=StoreResultSink(self.db),
             alerts=alert_sink,

@@ -7,6 +7,8 @@ frame is stale at once, and evidence must not linger in shared caches.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, HTTPException, Response, status
 
 from framewarden.api.deps import RuntimeDep, SessionDep, ViewerDep
@@ -27,6 +29,14 @@ def latest_frame(name: str, runtime: RuntimeDep, _: ViewerDep) -> Response:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"channel {name!r} has no analyzed frame yet")
     seq, jpeg = latest
     return Response(jpeg, media_type="image/jpeg", headers={**NO_STORE, "X-Frame-Seq": str(seq)})
+
+
+@router.get("/channels/{name}/detections")
+def latest_detections(name: str, runtime: RuntimeDep, _: ViewerDep) -> dict[str, Any]:
+    """Boxes of the latest analyzed frame's detections (fractions of the picture), for overlays."""
+    if name not in runtime.channels:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"channel {name!r} not found")
+    return runtime.latest_frames.detections(name) or {"seq": None, "boxes": []}
 
 
 @router.get("/alerts/{alert_id}/evidence.jpg", response_class=Response)

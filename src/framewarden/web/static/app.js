@@ -180,9 +180,25 @@ function pageChannel() {
     if (!series.has(label)) { const ds = { label, data: [], pointRadius: 2 }; series.set(label, ds); chart.data.datasets.push(ds); }
     const ds = series.get(label); ds.data.push({ x: t, y: c }); while (ds.data.length && ds.data[0].x < Date.now() - 600000) ds.data.shift();
   }
+  const overlay = document.getElementById("ch-boxes");
+  img.addEventListener("load", async () => {
+    // The overlay covers the picture as drawn (object-fit: contain letterboxes it).
+    const cw = frame.clientWidth, chh = frame.clientHeight, s = Math.min(cw / img.naturalWidth, chh / img.naturalHeight);
+    Object.assign(overlay.style, { width: `${img.naturalWidth * s}px`, height: `${img.naturalHeight * s}px`, left: `${(cw - img.naturalWidth * s) / 2}px`, top: `${(chh - img.naturalHeight * s) / 2}px` });
+    const seq = Number(img.dataset.seq);
+    let det = { seq: null, boxes: [] };
+    try { det = await api("GET", `/v1/channels/${encodeURIComponent(name)}/detections`); } catch (_) { /* keep none */ }
+    if (det.seq !== seq || Number(img.dataset.seq) !== seq) { overlay.replaceChildren(); return; }
+    overlay.replaceChildren(...det.boxes.map((b) => {
+      const box = el("div", { class: "box", title: `${b.label} ${b.confidence} (${b.analyzer})` }, el("span", { text: `${b.label} ${Math.round(b.confidence)}` }));
+      Object.assign(box.style, { left: `${b.left * 100}%`, top: `${b.top * 100}%`, width: `${b.width * 100}%`, height: `${b.height * 100}%` });
+      return box;
+    }));
+  });
   function showResult(p) {
     const flagged = (p.verdict?.violations || []).length > 0;
     frame.classList.toggle("blur", flagged && !revealed); revealBtn.hidden = !flagged;
+    img.dataset.seq = p.seq;
     img.src = `/v1/channels/${encodeURIComponent(name)}/frame.jpg?seq=${p.seq}`;
     document.getElementById("ch-labels").replaceChildren(...labelChips(p.labels, p.verdict?.violations));
     for (const [label, conf] of Object.entries(p.labels || {})) addPoint(label, p.decided_at * 1000, conf);
@@ -199,7 +215,13 @@ function pageChannel() {
     const st = c.stats.stats || c.stats;
     document.getElementById("ch-stats").textContent = `analyzed ${st.analyzed ?? 0} · latency p50 ${Math.round(st.latency_p50_ms ?? 0)} ms · p99 ${Math.round(st.latency_p99_ms ?? 0)} ms · reconnects ${c.stats.reconnects ?? 0}`;
     if (c.rule_id) {
-      const rule = await api("GET", `/v1/rules/${encodeURIComponent(c.rule_id)}`);
+      let rule;
+      try { rule = await api("GET", `/v1/rules/${encodeURIComponent(c.rule_id)}`); }
+      catch (e) {
+        if (e.status !== 404) throw e;
+        document.getElementById("ch-rule").replaceChildren(el("p", { text: `${c.rule_id}: the built-in default rule (no stored rule matches this channel; see the rules page to add one).` }));
+        return;
+      }
       const box = document.getElementById("ch-rule");
       box.replaceChildren(el("p", {}, el("a", { href: `/rules#${rule.id}`, text: rule.id }), ` v${rule.version} · sample every ${rule.rule.sample_interval_s} s`),
         el("table", {}, el("tbody", {}, Object.entries(rule.rule.labels || {}).map(([l, t]) => el("tr", {}, el("td", { text: l }), el("td", { text: typeof t === "number" ? `alert ≥ ${t}` : Object.entries(t).filter(([, v]) => v !== null).map(([k, v]) => `${k} ≥ ${v}`).join(", ") }))))));
