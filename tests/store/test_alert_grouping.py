@@ -214,7 +214,7 @@ def test_upgrade_from_0001_keeps_alerts_as_one_occurrence_and_downgrades(db_url:
     finally:
         engine.dispose()
 
-    migrations.upgrade(db_url)
+    migrations.upgrade(db_url, "0002")  # this migration, whatever comes after it
     assert migrations.current(db_url) == "0002"
     columns, indexes = _alert_columns(db_url)
     assert {"occurrences", "last_seen_at"} <= columns
@@ -246,5 +246,5 @@ def test_upgrade_from_0001_keeps_alerts_as_one_occurrence_and_downgrades(db_url:
             assert conn.execute(sa.select(sa.func.count()).select_from(LEGACY_ALERTS)).scalar() == 1
     finally:
         engine.dispose()
-    migrations.upgrade(db_url)  # and back up again
+    migrations.upgrade(db_url, "0002")  # and back up again
     assert migrations.current(db_url) == "0002"
