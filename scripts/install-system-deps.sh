@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System packages the tests use: FFmpeg, nginx with the RTMP module,
-# PostgreSQL, DejaVu fonts, espeak-ng (speech for the ASR tests). Installs only what is missing (needs root).
+# PostgreSQL, DejaVu fonts, espeak-ng (speech for the ASR tests), Chromium (dashboard tests).
+# Installs only what is missing (needs root).
 set -euo pipefail
 need=()
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
@@ -9,6 +10,7 @@ command -v nginx >/dev/null || need+=(nginx)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
+[ -x /usr/bin/chromium ] || need+=(chromium)  # the dashboard's browser tests (Playwright drives it)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing system packages: ${need[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

@@ -119,6 +119,11 @@ class Settings(BaseSettings):
         description="Notification targets (webhook / email / null), e.g. in TOML "
         '[[notification_targets]] name = "ops" type = "webhook" url = "https://..." secret = "...".',
     )
+    api_webhook_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts (exact names or IP addresses) that webhook targets created through the API "
+        "may call; empty = the API can create e-mail targets only (the SMTP server is the setting's).",
+    )
     notify_default: list[str] = Field(
         default_factory=list, description="Targets notified when a rule names none."
     )
@@ -171,6 +176,9 @@ class Settings(BaseSettings):
         description="s3://bucket/prefix locations whose new objects the server moderates.",
     )
     watch_interval_s: float = Field(10.0, gt=0, description="How often watched buckets are listed.")
+    dashboard_session_hours: float = Field(
+        12.0, gt=0, le=24 * 30, description="A dashboard sign-in lasts this long (then sign in again)."
+    )
     log_level: str = Field("INFO", description="Logging level.")
     # --- capacity and retention (bounded queues, bounded storage) ---------
     inference_queue_size: int = Field(

@@ -23,6 +23,7 @@ TABLES = {
     "api_keys",
     "channels",
     "jobs",
+    "notification_targets",
     "notifications",
     "results",
     "rule_versions",

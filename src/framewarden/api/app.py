@@ -22,6 +22,9 @@ from framewarden.api.routers import (
     system,
     videos,
 )
+from framewarden.api.routers.dashboard import router as dashboard_router
+from framewarden.api.routers.frames import router as frames_router
+from framewarden.api.routers.targets import router as targets_router
 from framewarden.api.runtime import Runtime
 from framewarden.redact import install_log_redaction
 
@@ -44,4 +47,10 @@ def create_app(runtime: Runtime) -> FastAPI:
         app.include_router(module.router)
     app.include_router(notifications_router.router)
     rekognition.install(app, runtime.settings.rekognition_path_prefix)
+    app.include_router(frames_router)
+    app.include_router(dashboard_router)
+    app.include_router(targets_router)
+    from framewarden import web  # the dashboard's pages (imported late: it needs the API's modules)
+
+    web.install(app)
     return app

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from framewarden.api.auth import ANONYMOUS_ADMIN, QUERY_KEY, QUERY_KEY_REFUSED, Principal, presented_key
 from framewarden.api.runtime import Runtime
+from framewarden.api.session import session_principal
 from framewarden.store import keys as keys_repo
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,11 @@ def get_principal(
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, QUERY_KEY_REFUSED, headers={"WWW-Authenticate": "Bearer"}
         )
+    if key is None and runtime.settings.auth_enabled:
+        # The dashboard: a session cookie (with its CSRF token) stands for the key.
+        from_session = session_principal(request)
+        if from_session is not None:
+            return from_session
     return authenticate(runtime, key)
 
 

@@ -32,6 +32,7 @@ from framewarden.moderator import Moderator
 from framewarden.pipeline.batcher import InferenceBatcher
 from framewarden.pipeline.channels import ChannelManager, DuplicateChannelError
 from framewarden.pipeline.context import NullEvidenceSink, WorkerContext, preferred_max_side
+from framewarden.pipeline.latest_frames import LatestFrames
 from framewarden.redact import install_log_redaction
 from framewarden.result import ModerationResult
 from framewarden.rules.models import Rule
@@ -61,6 +62,7 @@ class Runtime:
     image_rate_limiter: RateLimiter = field(init=False)
     image_admission: Admission = field(init=False)
     jobs: Any = field(init=False)  # framewarden.jobs.service.JobService
+    latest_frames: LatestFrames = field(default_factory=LatestFrames, init=False)  # dashboard tiles
     _stops: list[Callable[[], Any]] = field(default_factory=list, init=False)
     _escalation_stop: threading.Event = field(default_factory=threading.Event, init=False)
     _rules_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -109,6 +111,9 @@ class Runtime:
             recorder=notifications_repo.make_recorder(self.db),
             bus=self.bus,
         )
+        from framewarden.api.routers.targets import load_stored_targets  # targets created through the API
+
+        load_stored_targets(self)
         self._stops.append(lambda: self.dispatcher.close(10.0))
 
     def start_alerts(self) -> None:
@@ -123,12 +128,12 @@ class Runtime:
         self.controllers = ControllerRegistry.from_settings(self.settings)  # a bad entry stops start-up
         alert_sink = ServiceAlertSink(self.alerts)
         context = WorkerContext(
-            batcher=self.batcher,
+            batcher=self.latest_frames.tap(self.batcher),
             events=self.bus,
             results=StoreResultSink(self.db),
             alerts=alert_sink,
             notifier=DispatchNotifier(self.dispatcher, alert_sink, tuple(self.settings.notify_default)),
-            evidence=self._evidence_sink(),
+            evidence=self.latest_frames.wrap(self._evidence_sink()),
             max_side=preferred_max_side(self.moderator.analyzers),
             open_source=open_source_with_demo,
         )

@@ -59,6 +59,7 @@ def serve(
     err.print(
         f"framewarden serving on http://{bind_host}:{bind_port} (docs at /docs), data in {settings.data_dir}"
     )
+    err.print(f"dashboard: http://{bind_host}:{bind_port}/ (sign in with an API key)")
     server = _DrainingServer(
         uvicorn.Config(app, host=bind_host, port=bind_port, log_level=level.lower(), lifespan="off")
     )

@@ -311,3 +311,13 @@ class VideoTag(Base):
     video_id: Mapped[str] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))  # lower case
     kind: Mapped[str] = mapped_column(String(20))  # label, tag, ocr_keyword, spoken_keyword
+class NotificationTargetRow(Base):
+    """A notification target created through the API (settings' targets are not stored)."""
+
+    __tablename__ = "notification_targets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(String(20))
+    body: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the target's JSON, secrets included
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

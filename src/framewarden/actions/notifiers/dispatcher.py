@@ -111,6 +111,18 @@ class Dispatcher:
                 heapq.heappush(self._heap, (now, next(self._counter), _Delivery(name, message)))
             self._cond.notify_all()
 
+    def set_notifier(self, name: str, notifier: Notifier | None) -> None:
+        """Add or replace a target at run time, or remove it (``None``): targets stored through the API."""
+        with self._cond:
+            if notifier is None:
+                self._notifiers.pop(name, None)
+            else:
+                self._notifiers[name] = notifier
+
+    def notifier(self, name: str) -> Notifier | None:
+        with self._cond:
+            return self._notifiers.get(name)
+
     @property
     def pending(self) -> int:
         with self._cond:

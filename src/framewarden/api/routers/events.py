@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from framewarden.api.auth import presented_key
 from framewarden.api.deps import authenticate
+from framewarden.api.session import same_origin, session_principal
 
 router = APIRouter(prefix="/v1", tags=["events"])
 KINDS = {"alert", "alert_updated", "result", "channel_state", "notification", "job", "video_status", "speech"}
@@ -26,7 +27,11 @@ async def events(
     runtime = websocket.app.state.runtime
     token = presented_key(websocket.headers.get("authorization"), websocket.headers.get("x-api-key"), key)
     try:
-        principal = await run_in_threadpool(authenticate, runtime, token)
+        principal = None
+        if token is None and runtime.settings.auth_enabled and same_origin(websocket):
+            principal = await run_in_threadpool(session_principal, websocket)  # the dashboard's cookie
+        if principal is None:
+            principal = await run_in_threadpool(authenticate, runtime, token)
     except HTTPException as exc:
         await websocket.close(code=4401 if exc.status_code == 401 else 4403, reason=str(exc.detail))
         return
