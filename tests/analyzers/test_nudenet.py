@@ -106,7 +106,7 @@ def test_mapping(raw: str, label: str, parent: str | None) -> None:
 
 def test_labels_lists_what_it_emits(analyzer: NudeNetAnalyzer) -> None:
     assert analyzer.labels() == frozenset(CLASS_TO_LABEL.values())
-    assert analyzer.preferred_max_side == 320
+    assert analyzer.preferred_max_side == 0  # full frames: it resizes them as the reference does
     assert analyzer.version.endswith("/320n")
 
 
@@ -284,17 +284,14 @@ def test_safe_images_get_no_moderation_label(path: Path) -> None:
 VIDEO_STEP = 3
 
 
-def _video_frames(path: Path, side: int, step: int = VIDEO_STEP) -> Iterator[Frame]:
-    """Every ``step``-th frame, scaled in the decoder as the pipeline does (preferred_max_side)."""
+def _video_frames(path: Path, step: int = VIDEO_STEP) -> Iterator[Frame]:
+    """Every ``step``-th frame at full size, as the pipeline now hands them over."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         for seq, frame in enumerate(container.decode(stream)):
             if seq % step:
                 continue
-            ratio = side / max(frame.width, frame.height)
-            size = (max(1, round(frame.width * ratio)), max(1, round(frame.height * ratio)))
-            rgb = frame.to_ndarray(format="rgb24", width=size[0], height=size[1])
-            yield Frame("video", seq, 0.0, rgb, source_size=(frame.width, frame.height))
+            yield Frame("video", seq, 0.0, frame.to_ndarray(format="rgb24"))
 
 
 @pytest.mark.slow
@@ -303,7 +300,7 @@ def test_no_video_frame_gets_a_moderation_label(path: Path, analyzer: NudeNetAna
     moderator = Moderator(["nudenet"])
     batch: list[Frame] = []
     seen, peak = 0, 0.0
-    for frame in _video_frames(path, analyzer.preferred_max_side):
+    for frame in _video_frames(path):
         batch.append(frame)
         if len(batch) == 16:
             results = moderator.moderate_frames(batch)

@@ -102,10 +102,11 @@ class NudeNetConfig(AnalyzerConfig):
     nms_iou: float = Field(0.45, gt=0.0, le=1.0, description="IoU above which overlapping boxes merge.")
     max_batch: int = Field(16, ge=1, description="Largest number of frames per session call.")
     compact: bool = Field(
-        True,
-        description="Pad the letterboxed input only up to a multiple of the model stride (32), not to a "
-        "square: a 16:9 frame runs at 320x192 instead of 320x320 (about 35% less model time). "
-        "Detections stay within the reference tolerance (tests/analyzers/test_nudenet.py).",
+        False,
+        description="Speed option: pad the letterboxed input only up to a multiple of the model stride "
+        "(32), not to a square, so a 16:9 frame runs at 320x192 instead of 320x320 (about 35% less model "
+        "time). Off by default: it moves some confidences by more than the 5-point parity tolerance "
+        "(docs/analyzers/nudenet.md, 'Letterbox modes').",
     )
     allow_spinning: bool = Field(
         False,
@@ -140,7 +141,10 @@ class NudeNetAnalyzer:
         # A fixed (int) batch axis means one frame per call; a named one means any batch.
         self._dynamic_batch = not isinstance(model_input.shape[0], int)
         self.input_size = config.input_size
-        self.preferred_max_side: int = config.input_size
+        # 0 = full frames: the model input is resized here, from the full picture, exactly as the
+        # reference does.  Scaling in the decoder first (swscale, another filter) moved scores by up
+        # to 20 points and made them depend on which other analyzers ran (issue 9).
+        self.preferred_max_side: int = 0
         tag = path.stem if config.model_path else _MODEL_FILE.removesuffix(".onnx")
         self.version = f"{_package_version()}/{tag}"
         log.debug("nudenet: %s, dynamic batch %s, threads %s", path, self._dynamic_batch, threads or "auto")
