@@ -23,7 +23,6 @@ import logging
 import math
 from collections.abc import Sequence
 from functools import cache
-from pathlib import Path
 from typing import Literal
 
 import cv2

@@ -17,19 +17,21 @@ See docs/analyzers/nudenet.md for the mapping and its evidence.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
 import onnxruntime as ort
 from pydantic import Field
 
-from framewarden.analyzers.base import AnalyzerConfig, Box, Detection, register
+from framewarden import taxonomy
+from framewarden.analyzers.base import AnalyzerConfig, Box, Detection, SharedAnalyzers, register
 from framewarden.config import get_settings
 from framewarden.errors import ConfigError
 from framewarden.media.frame import Frame
@@ -80,6 +82,9 @@ CLASS_TO_LABEL: dict[str, str] = {
     "ANUS_COVERED": "Covered Anus",
 }
 
+# What an Explicit detection becomes when the second opinion does not back it (a tag, not a label).
+UNCONFIRMED = "Unconfirmed Nudity"
+
 _LABELS_BY_ID: tuple[str, ...] = tuple(CLASS_TO_LABEL[c] for c in CLASSES)
 _MODEL_FILE = "320n.onnx"
 # The reference keeps candidate rows scoring >= 0.2 before NMS (which then drops < min_score).
@@ -107,6 +112,27 @@ class NudeNetConfig(AnalyzerConfig):
         "(32), not to a square, so a 16:9 frame runs at 320x192 instead of 320x320 (about 35% less model "
         "time). Off by default: it moves some confidences by more than the 5-point parity tolerance "
         "(docs/analyzers/nudenet.md, 'Letterbox modes').",
+    )
+    second_opinion: bool = Field(
+        True,
+        description="Ask the whole-image classifier (image_safety) about Explicit detections below "
+        "second_opinion_bar: one it does not back (NSFW below second_opinion_floor) becomes the tag "
+        "'Unconfirmed Nudity'. Raw detections (class, score, box) are unchanged.",
+    )
+    second_opinion_bar: float = Field(
+        0.85,
+        ge=0.0,
+        le=1.0,
+        description="NudeNet score (0-1) at or above which an Explicit detection is never questioned.",
+    )
+    second_opinion_floor: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="image_safety NSFW probability (0-1) that backs a questioned Explicit detection.",
+    )
+    second_opinion_model_path: str = Field(
+        "", description="image_safety model file for the second opinion; empty = the installed one."
     )
     allow_spinning: bool = Field(
         False,
@@ -147,6 +173,13 @@ class NudeNetAnalyzer:
         self.preferred_max_side: int = 0
         tag = path.stem if config.model_path else _MODEL_FILE.removesuffix(".onnx")
         self.version = f"{_package_version()}/{tag}"
+        # Loaded now, so a missing classifier is an error at start-up, not at the first frame.
+        self._second: Any = None
+        if config.second_opinion:
+            from framewarden.analyzers.image_safety import ImageSafetyConfig
+
+            self._second = SharedAnalyzers.get(ImageSafetyConfig(model_path=config.second_opinion_model_path))
+            self.version += f"+2nd:{self._second.version}"
         log.debug("nudenet: %s, dynamic batch %s, threads %s", path, self._dynamic_batch, threads or "auto")
 
     def labels(self) -> frozenset[str]:
@@ -162,7 +195,33 @@ class NudeNetAnalyzer:
             )
             output = self._session.run(None, {self._input_name: batch})[0]
             results.extend(self._decode(output, chunk, ratios))
+        if self._second is not None:
+            self._second_opinion(frames, results)
         return results
+
+    def _second_opinion(self, frames: Sequence[Frame], results: list[list[Detection]]) -> None:
+        """Demote unbacked low-confidence Explicit detections to a tag, in place."""
+        bar = self.config.second_opinion_bar * 100.0
+        doubtful = [
+            i
+            for i, dets in enumerate(results)
+            if any(d.confidence < bar and _is_explicit(d.label) for d in dets)
+        ]
+        if not doubtful:
+            return  # the classifier runs only on frames that need it
+        probs = self._second.probabilities([frames[i] for i in doubtful])
+        floor = self.config.second_opinion_floor
+        for i, row in zip(doubtful, probs, strict=True):
+            nsfw = float(row[1])
+            if nsfw >= floor:
+                continue
+            note = f"second opinion: image_safety NSFW {nsfw:.3f} < {floor:.2f}"
+            results[i] = [
+                dataclasses.replace(d, label=UNCONFIRMED, detail=note)
+                if d.confidence < bar and _is_explicit(d.label)
+                else d
+                for d in results[i]
+            ]
 
     def close(self) -> None:
         """The session is freed with the object; nothing to release early."""
@@ -279,6 +338,10 @@ def _to_source(xywh: np.ndarray, frame: Frame, ratio: float) -> np.ndarray:
     return np.stack([x1, y1, x2 - x1, y2 - y1], axis=1)
 
 
+def _is_explicit(label: str) -> bool:
+    return taxonomy.is_label(label) and taxonomy.top_level(label) == "Explicit"
+
+
 def _package_version() -> str:
     try:
         return f"nudenet-{metadata.version('nudenet')}"
@@ -286,4 +349,11 @@ def _package_version() -> str:
         return "nudenet"
 
 
-__all__ = ["CLASSES", "CLASS_TO_LABEL", "NudeNetAnalyzer", "NudeNetConfig", "bundled_model_path"]
+__all__ = [
+    "CLASSES",
+    "CLASS_TO_LABEL",
+    "UNCONFIRMED",
+    "NudeNetAnalyzer",
+    "NudeNetConfig",
+    "bundled_model_path",
+]
