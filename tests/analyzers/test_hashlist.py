@@ -170,7 +170,7 @@ def test_no_banks_means_no_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("hashed a frame with no banks")
 
     monkeypatch.setattr(hashlist_mod, "hash_dihedral", boom)
-    monkeypatch.setattr(hashlist_mod, "hash_rgb", boom)
+    monkeypatch.setattr(hashlist_mod, "matching_hash", boom)
     analyzer = HashListAnalyzer(HashListConfig())
     assert analyzer.analyze([image_frame(BANKED), image_frame(OTHERS[0])]) == [[], []]
     assert analyzer.labels() == frozenset()

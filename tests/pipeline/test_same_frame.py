@@ -29,6 +29,7 @@ import pytest
 from PIL import Image
 
 from framewarden import taxonomy
+from framewarden.analyzers.nudenet import NudeNetConfig
 from framewarden.moderator import Moderator
 from framewarden.pipeline.batcher import InferenceBatcher
 from framewarden.pipeline.context import MemoryResultSink, WorkerContext, preferred_max_side
@@ -40,7 +41,10 @@ from tests.conftest import REPO, VIDEOS
 CLIP_START_S, CLIP_LENGTH_S = 17.5, 1.0
 OTHERS = ("ocr_text", "hashlist")
 COMBOS = [("nudenet", *extra) for n in range(len(OTHERS) + 1) for extra in itertools.combinations(OTHERS, n)]
-TOLERANCE = 0.002  # result files round confidences to 3 decimals
+TOLERANCE = 0.002
+# The second opinion acts the same on every path; off here, so NudeNet's own labels are compared.
+RAW = NudeNetConfig(second_opinion=False)
+RAW_OPTIONS = json.dumps({"nudenet": {"second_opinion": False}})  # result files round confidences to 3 decimals
 
 Labels = dict[int, dict[str, float]]  # media time (ms) -> nudenet's labels on that frame
 
@@ -91,7 +95,7 @@ def full_frames(clip: Path) -> list[tuple[int, Any]]:
 def reference(full_frames: list[tuple[int, Any]]) -> Labels:
     from framewarden.media.frame import Frame
 
-    moderator = Moderator(["nudenet"], min_confidence=0.0)
+    moderator = Moderator([RAW], min_confidence=0.0)
     frames = [Frame("ref", i, float(t), rgb) for i, (t, rgb) in enumerate(full_frames)]
     results = moderator.moderate_frames(frames)
     found = {
@@ -113,7 +117,7 @@ def _assert_same(got: Labels, expected: Labels, path: str) -> None:
 def test_moderate_gives_the_reference_scores(
     full_frames: list[tuple[int, Any]], reference: Labels, tmp_path: Path
 ) -> None:
-    moderator = Moderator(["nudenet", *OTHERS], min_confidence=0.0)
+    moderator = Moderator([RAW, *OTHERS], min_confidence=0.0)
     got: Labels = {}
     for t, rgb in full_frames:
         path = tmp_path / f"{t}.png"
@@ -130,7 +134,11 @@ def test_scan_gives_the_reference_scores(
     combo: tuple[str, ...], clip: Path, reference: Labels, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    env = {**os.environ, "FRAMEWARDEN_DATA_DIR": str(tmp_path / "data")}
+    env = {
+        **os.environ,
+        "FRAMEWARDEN_DATA_DIR": str(tmp_path / "data"),
+        "FRAMEWARDEN_ANALYZER_OPTIONS": RAW_OPTIONS,
+    }
     done = subprocess.run(
         [
             sys.executable,
@@ -197,7 +205,7 @@ def test_live_worker_gives_the_reference_scores(clip: Path, reference: Labels) -
     events = EventBus()
     events.subscribe(lambda event: done.release() if event.kind == "result" else None)
     # nudenet alone: the set whose decoder size used to be 320 (the case issue 9 measured).
-    moderator = Moderator(["nudenet"], min_confidence=0.0)
+    moderator = Moderator([RAW], min_confidence=0.0)
     batcher = InferenceBatcher(moderator, max_batch=4, max_wait_ms=1.0).start()
     sink = MemoryResultSink()
     try:

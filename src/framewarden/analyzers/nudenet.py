@@ -183,7 +183,8 @@ class NudeNetAnalyzer:
         log.debug("nudenet: %s, dynamic batch %s, threads %s", path, self._dynamic_batch, threads or "auto")
 
     def labels(self) -> frozenset[str]:
-        return frozenset(CLASS_TO_LABEL.values())
+        extra = {UNCONFIRMED} if self._second is not None else set()
+        return frozenset(CLASS_TO_LABEL.values()) | extra
 
     def analyze(self, frames: Sequence[Frame]) -> list[list[Detection]]:
         results: list[list[Detection]] = []
