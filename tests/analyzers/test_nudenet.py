@@ -17,8 +17,8 @@ from framewarden.analyzers.base import Detection, SharedAnalyzers, config_for
 from framewarden.analyzers.nudenet import (
     CLASS_TO_LABEL,
     CLASSES,
-    NudeNetAnalyzer,
     UNCONFIRMED,
+    NudeNetAnalyzer,
     NudeNetConfig,
     bundled_model_path,
     letterbox_batch,

@@ -41,10 +41,10 @@ from tests.conftest import REPO, VIDEOS
 CLIP_START_S, CLIP_LENGTH_S = 17.5, 1.0
 OTHERS = ("ocr_text", "hashlist")
 COMBOS = [("nudenet", *extra) for n in range(len(OTHERS) + 1) for extra in itertools.combinations(OTHERS, n)]
-TOLERANCE = 0.002
+TOLERANCE = 0.002  # result files round confidences to 3 decimals
 # The second opinion acts the same on every path; off here, so NudeNet's own labels are compared.
 RAW = NudeNetConfig(second_opinion=False)
-RAW_OPTIONS = json.dumps({"nudenet": {"second_opinion": False}})  # result files round confidences to 3 decimals
+RAW_OPTIONS = json.dumps({"nudenet": {"second_opinion": False}})
 
 Labels = dict[int, dict[str, float]]  # media time (ms) -> nudenet's labels on that frame
 

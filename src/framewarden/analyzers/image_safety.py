@@ -168,9 +168,9 @@ def blurpad(rgb: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 RGB -> (224, 224, 3) uint8: the fitted frame on its own blurred stretch."""
     h, w = rgb.shape[:2]
     kernel = _vips_gauss_kernel()
-    background = _resize(rgb, SIZE, SIZE).astype(np.float32)
-    background = cv2.sepFilter2D(background, -1, kernel, kernel, borderType=cv2.BORDER_REPLICATE)
-    canvas = np.clip(np.rint(background), 0, 255).astype(np.uint8)
+    stretched = _resize(rgb, SIZE, SIZE).astype(np.float32)
+    blurred = cv2.sepFilter2D(stretched, -1, kernel, kernel, borderType=cv2.BORDER_REPLICATE)
+    canvas = np.clip(np.rint(blurred), 0, 255).astype(np.uint8)
     fit_w, fit_h = fit_dimensions(w, h)
     x, y = (SIZE - fit_w) // 2, (SIZE - fit_h) // 2
     canvas[y : y + fit_h, x : x + fit_w] = _resize(rgb, fit_w, fit_h)
