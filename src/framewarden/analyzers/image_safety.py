@@ -166,13 +166,18 @@ def _vips_gauss_kernel(sigma: float = 10.0, min_ampl: float = 0.2) -> np.ndarray
 
 def blurpad(rgb: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 RGB -> (224, 224, 3) uint8: the fitted frame on its own blurred stretch."""
+    return blurpad_to(rgb, SIZE)
+
+
+def blurpad_to(rgb: np.ndarray, size: int) -> np.ndarray:
+    """:func:`blurpad` for any square side (also used by ``onnx_classifier``)."""
     h, w = rgb.shape[:2]
     kernel = _vips_gauss_kernel()
-    stretched = _resize(rgb, SIZE, SIZE).astype(np.float32)
+    stretched = _resize(rgb, size, size).astype(np.float32)
     blurred = cv2.sepFilter2D(stretched, -1, kernel, kernel, borderType=cv2.BORDER_REPLICATE)
     canvas = np.clip(np.rint(blurred), 0, 255).astype(np.uint8)
-    fit_w, fit_h = fit_dimensions(w, h)
-    x, y = (SIZE - fit_w) // 2, (SIZE - fit_h) // 2
+    fit_w, fit_h = fit_dimensions(w, h, size)
+    x, y = (size - fit_w) // 2, (size - fit_h) // 2
     canvas[y : y + fit_h, x : x + fit_w] = _resize(rgb, fit_w, fit_h)
     return canvas
 
@@ -183,5 +188,6 @@ __all__ = [
     "ImageSafetyAnalyzer",
     "ImageSafetyConfig",
     "blurpad",
+    "blurpad_to",
     "fit_dimensions",
 ]

@@ -232,43 +232,58 @@ class NudeNetAnalyzer:
         self, output: np.ndarray, frames: Sequence[Frame], ratios: np.ndarray
     ) -> list[list[Detection]]:
         """(B, 4 + classes, N) raw output -> detections in source pixels."""
-        rows = output.transpose(0, 2, 1)  # (B, N, 4 + C)
-        scores = rows[:, :, 4:]
-        class_ids = scores.argmax(axis=2)
-        best = np.take_along_axis(scores, class_ids[:, :, None], axis=2)[:, :, 0]
-        out: list[list[Detection]] = []
-        for i, frame in enumerate(frames):
-            keep = best[i] >= _CANDIDATE_SCORE
-            if not keep.any():
-                out.append([])
-                continue
-            boxes = _to_source(rows[i, keep, :4], frame, float(ratios[i]))
-            conf = best[i, keep]
-            # OpenCV's NMS (C++, class-agnostic), as the reference uses; arrays go in as they are.
-            kept = cv2.dnn.NMSBoxes(
-                boxes.astype(np.float64),  # type: ignore[arg-type]
-                conf.astype(np.float64),
-                self.config.min_score,
-                self.config.nms_iou,
-            )
-            picked = np.asarray(kept, dtype=np.int64).reshape(-1)
-            ids = class_ids[i, keep][picked]
-            out.append(
-                [
-                    Detection(
-                        label=_LABELS_BY_ID[cid],
-                        confidence=float(score) * 100.0,
-                        analyzer=self.name,
-                        analyzer_version=self.version,
-                        raw_class=CLASSES[cid],
-                        box=Box(float(x), float(y), float(w), float(h)),
-                    )
-                    for cid, score, (x, y, w, h) in zip(
-                        ids.tolist(), conf[picked].tolist(), boxes[picked].tolist(), strict=True
-                    )
-                ]
-            )
-        return out
+        return [
+            [
+                Detection(
+                    label=_LABELS_BY_ID[cid],
+                    confidence=score * 100.0,
+                    analyzer=self.name,
+                    analyzer_version=self.version,
+                    raw_class=CLASSES[cid],
+                    box=Box(x, y, w, h),
+                )
+                for cid, score, (x, y, w, h) in found
+            ]
+            for found in decode_yolo(output, frames, ratios, self.config.min_score, self.config.nms_iou)
+        ]
+
+
+def decode_yolo(
+    output: np.ndarray, frames: Sequence[Frame], ratios: np.ndarray, min_score: float, nms_iou: float
+) -> list[list[tuple[int, float, tuple[float, float, float, float]]]]:
+    """YOLOv8 output (B, 4 + classes, N) -> per frame (class id, score 0-1, box in source pixels).
+
+    Vectorized candidate selection; OpenCV's class-agnostic NMS per frame, as NudeNet does.
+    """
+    rows = output.transpose(0, 2, 1)  # (B, N, 4 + C)
+    scores = rows[:, :, 4:]
+    class_ids = scores.argmax(axis=2)
+    best = np.take_along_axis(scores, class_ids[:, :, None], axis=2)[:, :, 0]
+    out: list[list[tuple[int, float, tuple[float, float, float, float]]]] = []
+    for i, frame in enumerate(frames):
+        keep = best[i] >= _CANDIDATE_SCORE  # NudeNet keeps rows >= 0.2 before NMS
+        if not keep.any():
+            out.append([])
+            continue
+        boxes = _to_source(rows[i, keep, :4], frame, float(ratios[i]))
+        conf = best[i, keep]
+        kept = cv2.dnn.NMSBoxes(
+            boxes.astype(np.float64),  # type: ignore[arg-type]
+            conf.astype(np.float64),
+            min_score,
+            nms_iou,
+        )
+        picked = np.asarray(kept, dtype=np.int64).reshape(-1)
+        ids = class_ids[i, keep][picked]
+        out.append(
+            [
+                (int(cid), float(score), (float(x), float(y), float(w), float(h)))
+                for cid, score, (x, y, w, h) in zip(
+                    ids.tolist(), conf[picked].tolist(), boxes[picked].tolist(), strict=True
+                )
+            ]
+        )
+    return out
 
 
 _STRIDE = 32  # the model's largest stride: input sides must be multiples of it
@@ -288,7 +303,7 @@ def canvas_shape(images: Sequence[np.ndarray], size: int, compact: bool) -> tupl
 
 
 def letterbox_batch(
-    images: Sequence[np.ndarray], size: int, *, compact: bool = False
+    images: Sequence[np.ndarray], size: int, *, compact: bool = False, bgr: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """RGB frames -> (B, 3, H, W) float32 BGR in [0, 1], and each frame's scale.
 
@@ -320,10 +335,11 @@ def letterbox_batch(
         ch, cw = min(height, img.shape[0]), min(width, img.shape[1])
         batch[i, :ch, :cw] = img[:ch, :cw]
         ratios[i] = ratio
-    # One plane at a time, written in place: NCHW, BGR, scaled (cheaper than transpose + astype).
+    # One plane at a time, written in place: NCHW, BGR (or RGB), scaled (cheaper than transpose + astype).
     tensor = np.empty((len(images), 3, height, width), dtype=np.float32)
     for plane in range(3):
-        np.multiply(batch[..., 2 - plane], _SCALE, out=tensor[:, plane], casting="unsafe")
+        source = 2 - plane if bgr else plane
+        np.multiply(batch[..., source], _SCALE, out=tensor[:, plane], casting="unsafe")
     return tensor, ratios
 
 
@@ -357,4 +373,6 @@ __all__ = [
     "NudeNetAnalyzer",
     "NudeNetConfig",
     "bundled_model_path",
+    "decode_yolo",
+    "letterbox_batch",
 ]
