@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from framewarden import __version__
 from framewarden.api import errors
 from framewarden.api.routers import alerts, channels, events, images, keys, results, rules, system
+from framewarden.api.routers import stats
 from framewarden.api.runtime import Runtime
 
 
@@ -23,4 +24,5 @@ def create_app(runtime: Runtime) -> FastAPI:
     errors.install(app)
     for module in (system, images, channels, rules, alerts, results, events, keys):
         app.include_router(module.router)
+    app.include_router(stats.router)
     return app
