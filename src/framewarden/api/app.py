@@ -6,8 +6,7 @@ from fastapi import FastAPI
 
 from framewarden import __version__
 from framewarden.api import errors
-from framewarden.api.routers import alerts, channels, events, images, keys, results, rules, system
-from framewarden.api.routers import stats
+from framewarden.api.routers import alerts, channels, events, images, keys, results, rules, stats, system
 from framewarden.api.runtime import Runtime
 
 
