@@ -157,9 +157,10 @@ def test_agrees_with_reference_detector(path: Path, compact: bool, reference: Nu
 
 
 @pytest.mark.slow
-def test_compact_input_agrees_with_reference_on_video_frames(reference: NudeDetector) -> None:
-    """16:9 frames run at 320x192 instead of 320x320: still within the reference tolerance."""
-    analyzer = SharedAnalyzers.get(config_for("nudenet", compact=True))
+@pytest.mark.parametrize("compact", [False, True], ids=["square", "compact"])
+def test_agrees_with_reference_on_video_frames(compact: bool, reference: NudeDetector) -> None:
+    """Both letterbox modes (square: the default; compact: 320x192 for 16:9) within the tolerance."""
+    analyzer = SharedAnalyzers.get(config_for("nudenet", compact=compact))
     frames = _rgb_video_frames("big_buck_bunny_0_30.webm", 24) + _rgb_video_frames("bikes.mp4", 10)
     boxes = 0
     for rgb in frames:
