@@ -73,3 +73,11 @@ def test_demoted_guess_is_a_visible_tag_not_a_label(frames: list[Frame]) -> None
     results = Moderator([config], min_confidence=0.0).moderate_frames(frames)
     assert all(not any(lab.name == "Explicit" for lab in r.labels) for r in results)
     assert any(tag.name == UNCONFIRMED for r in results for tag in r.tags)
+
+
+def test_the_cartoon_raises_no_explicit_label_at_default_settings(frames: list[Frame]) -> None:
+    """Frame 433 (18.04 s): NudeNet alone says Exposed Male Genitalia 56.6 on the rabbit."""
+    alone = Moderator([NudeNetConfig(second_opinion=False)]).moderate_frames(frames)
+    assert any(lab.name == "Explicit" for r in alone for lab in r.labels), "NudeNet alone flags the rabbit"
+    default = Moderator(["nudenet"]).moderate_frames(frames)
+    assert not any(lab.name == "Explicit" for r in default for lab in r.labels)
