@@ -5,7 +5,7 @@ clip), in interleaved rounds in one process so that machine noise hits all of
 them alike; the figure reported is the median round.  Ratios are against
 nudenet alone (second opinion off), the previous default's main cost.
 
-    PYTHONPATH=src python bench/analyzer_cost.py /work/shared/data/videos/big_buck_bunny_0_30.webm
+    PYTHONPATH=src python bench/analyzer_cost.py $DATA/videos/big_buck_bunny_0_30.webm
 """
 
 from __future__ import annotations

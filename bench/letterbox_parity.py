@@ -5,7 +5,7 @@ each mode's detections are matched to the reference's (same class, best IoU);
 printed: worst IoU, worst confidence difference (points), and frames whose
 class lists differ.
 
-    PYTHONPATH=src python bench/letterbox_parity.py /work/shared/data --step 12
+    PYTHONPATH=src python bench/letterbox_parity.py $DATA --step 12
 """
 
 from __future__ import annotations

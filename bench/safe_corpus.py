@@ -7,8 +7,8 @@ every ``--video-step`` frames.  A frame is "flagged" by an analyzer when one
 of its detections is a moderation label at or above ``Settings.min_confidence``
 (50 by default: the default rule's alert threshold).
 
-    PYTHONPATH=src python bench/safe_corpus.py /tmp/corpus /work/shared/data/images \\
-        --videos /work/shared/data/videos --video-step 6
+    PYTHONPATH=src python bench/safe_corpus.py /tmp/corpus $DATA/images \\
+        --videos $DATA/videos --video-step 6
 """
 
 from __future__ import annotations

