@@ -81,3 +81,11 @@ def test_the_cartoon_raises_no_explicit_label_at_default_settings(frames: list[F
     assert any(lab.name == "Explicit" for r in alone for lab in r.labels), "NudeNet alone flags the rabbit"
     default = Moderator(["nudenet"]).moderate_frames(frames)
     assert not any(lab.name == "Explicit" for r in default for lab in r.labels)
+
+
+def test_a_missing_classifier_is_a_start_up_error_naming_the_file() -> None:
+    from framewarden.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"nowhere\.onnx"):
+        NudeNetAnalyzer(NudeNetConfig(second_opinion_model_path="/nowhere.onnx"))
+    assert NudeNetAnalyzer(NudeNetConfig(second_opinion=False, second_opinion_model_path="/nowhere.onnx"))
