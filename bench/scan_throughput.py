@@ -76,8 +76,9 @@ MODEL_COST = textwrap.dedent(
     from framewarden.media.source import open_video
     from framewarden.moderator import Moderator
     moderator = Moderator(sys.argv[2].split(","))
+    from framewarden.pipeline.context import preferred_max_side
     with open_video(sys.argv[1]) as video:
-        max_side = max(int(getattr(a, "preferred_max_side", 0) or 0) for a in moderator.analyzers)
+        max_side = preferred_max_side(moderator.analyzers)  # as scan and the server choose it
         stream = video.frames(channel="m", sample_interval_s=0.5, max_side=max_side)
         frames = [f for _, f in zip(range(32), stream)]
     moderator.moderate_frames(frames[:8])  # warm-up

@@ -75,6 +75,11 @@ class Settings(BaseSettings):
         description="Per-analyzer config, e.g. [analyzer_options.nudenet] min_score = 0.3.",
     )
     min_confidence: float = Field(50.0, ge=0, le=100, description="Default minimum confidence (0-100).")
+    models_dir: Path | None = Field(
+        None,
+        description="Folder of model files installed by `framewarden models install` (image_safety); "
+        "empty = <python prefix>/share/framewarden/models, i.e. inside the environment framewarden runs in.",
+    )
     max_image_pixels: int = Field(
         50_000_000, gt=0, description="Refuse images larger than this many pixels (decompression bombs)."
     )

@@ -101,6 +101,7 @@ TAGS: tuple[str, ...] = (
     "Covered Armpits",
     "Covered Belly",
     "Text",
+    "Unconfirmed Nudity",  # a NudeNet Explicit guess the whole-image classifier did not back
 )
 
 # Old (model 6) top-level names -> the model-7 names that cover them.

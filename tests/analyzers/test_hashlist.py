@@ -61,7 +61,7 @@ def test_registered_with_defaults() -> None:
     config = config_for("hashlist")
     assert isinstance(config, HashListConfig)
     assert (config.max_distance, config.min_quality, config.banks, config.banks_dir) == (31, 50, (), None)
-    assert HashListAnalyzer.preferred_max_side == 512
+    assert HashListAnalyzer.preferred_max_side == 0  # full frames; it shrinks them itself
     with pytest.raises(ValidationError):
         config_for("hashlist", max_distnce=10)
     with pytest.raises(ValidationError):
@@ -170,7 +170,7 @@ def test_no_banks_means_no_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("hashed a frame with no banks")
 
     monkeypatch.setattr(hashlist_mod, "hash_dihedral", boom)
-    monkeypatch.setattr(hashlist_mod, "hash_rgb", boom)
+    monkeypatch.setattr(hashlist_mod, "matching_hash", boom)
     analyzer = HashListAnalyzer(HashListConfig())
     assert analyzer.analyze([image_frame(BANKED), image_frame(OTHERS[0])]) == [[], []]
     assert analyzer.labels() == frozenset()

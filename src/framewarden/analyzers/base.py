@@ -154,7 +154,8 @@ class SharedAnalyzers:
     """
 
     _instances: ClassVar[dict[str, Analyzer]] = {}
-    _lock: ClassVar[threading.Lock] = threading.Lock()
+    # Re-entrant: an analyzer may build a shared one it consults (nudenet's second opinion).
+    _lock: ClassVar[threading.RLock] = threading.RLock()
 
     @classmethod
     def get(cls, config: AnalyzerConfig) -> Analyzer:

@@ -32,15 +32,16 @@ from framewarden.hashing.match import HashIndex
 from framewarden.hashing.pdq import (
     DEFAULT_MAX_DISTANCE,
     DEFAULT_MIN_QUALITY,
+    MATCH_MAX_SIDE,
     downscale,
     hash_dihedral,
-    hash_rgb,
+    matching_hash,
 )
 from framewarden.media.frame import Frame
 
 log = logging.getLogger(__name__)
 
-HASH_MAX_SIDE = 512
+HASH_MAX_SIDE = MATCH_MAX_SIDE  # banks add shrinks images the same way (hashing.matching_hash_image)
 
 
 def match_confidence(distance: int, max_distance: int) -> float:
@@ -99,7 +100,9 @@ class HashListAnalyzer:
     """Flags frames whose PDQ hash is within ``max_distance`` of a bank entry."""
 
     name = "hashlist"
-    preferred_max_side = HASH_MAX_SIDE
+    # Full frames from the decoder: the shrink to ``max_side`` happens here (hashing.frame_hash), the
+    # same function ``banks add`` uses, so a frame hashes the same from every path.
+    preferred_max_side = 0
 
     def __init__(self, config: HashListConfig) -> None:
         self.config = config
@@ -152,11 +155,10 @@ class HashListAnalyzer:
         return [self._analyze_one(frame, snapshot) for frame in frames]
 
     def _analyze_one(self, frame: Frame, snapshot: _Snapshot) -> list[Detection]:
-        small = downscale(frame.image, self.config.max_side)
         if self.config.dihedral:
-            queries, quality = hash_dihedral(small)
+            queries, quality = hash_dihedral(downscale(frame.image, self.config.max_side))
         else:
-            single = hash_rgb(small)
+            single = matching_hash(frame.image, self.config.max_side)
             queries, quality = [single.hex], single.quality
         if quality < self.config.min_quality:
             return []

@@ -17,19 +17,21 @@ See docs/analyzers/nudenet.md for the mapping and its evidence.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
 import onnxruntime as ort
 from pydantic import Field
 
-from framewarden.analyzers.base import AnalyzerConfig, Box, Detection, register
+from framewarden import taxonomy
+from framewarden.analyzers.base import AnalyzerConfig, Box, Detection, SharedAnalyzers, register
 from framewarden.config import get_settings
 from framewarden.errors import ConfigError
 from framewarden.media.frame import Frame
@@ -80,6 +82,9 @@ CLASS_TO_LABEL: dict[str, str] = {
     "ANUS_COVERED": "Covered Anus",
 }
 
+# What an Explicit detection becomes when the second opinion does not back it (a tag, not a label).
+UNCONFIRMED = "Unconfirmed Nudity"
+
 _LABELS_BY_ID: tuple[str, ...] = tuple(CLASS_TO_LABEL[c] for c in CLASSES)
 _MODEL_FILE = "320n.onnx"
 # The reference keeps candidate rows scoring >= 0.2 before NMS (which then drops < min_score).
@@ -102,10 +107,32 @@ class NudeNetConfig(AnalyzerConfig):
     nms_iou: float = Field(0.45, gt=0.0, le=1.0, description="IoU above which overlapping boxes merge.")
     max_batch: int = Field(16, ge=1, description="Largest number of frames per session call.")
     compact: bool = Field(
+        False,
+        description="Speed option: pad the letterboxed input only up to a multiple of the model stride "
+        "(32), not to a square, so a 16:9 frame runs at 320x192 instead of 320x320 (about 35% less model "
+        "time). Off by default: it moves some confidences by more than the 5-point parity tolerance "
+        "(docs/analyzers/nudenet.md, 'Letterbox modes').",
+    )
+    second_opinion: bool = Field(
         True,
-        description="Pad the letterboxed input only up to a multiple of the model stride (32), not to a "
-        "square: a 16:9 frame runs at 320x192 instead of 320x320 (about 35% less model time). "
-        "Detections stay within the reference tolerance (tests/analyzers/test_nudenet.py).",
+        description="Ask the whole-image classifier (image_safety) about Explicit detections below "
+        "second_opinion_bar: one it does not back (NSFW below second_opinion_floor) becomes the tag "
+        "'Unconfirmed Nudity'. Raw detections (class, score, box) are unchanged.",
+    )
+    second_opinion_bar: float = Field(
+        0.85,
+        ge=0.0,
+        le=1.0,
+        description="NudeNet score (0-1) at or above which an Explicit detection is never questioned.",
+    )
+    second_opinion_floor: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="image_safety NSFW probability (0-1) that backs a questioned Explicit detection.",
+    )
+    second_opinion_model_path: str = Field(
+        "", description="image_safety model file for the second opinion; empty = the installed one."
     )
     allow_spinning: bool = Field(
         False,
@@ -140,13 +167,24 @@ class NudeNetAnalyzer:
         # A fixed (int) batch axis means one frame per call; a named one means any batch.
         self._dynamic_batch = not isinstance(model_input.shape[0], int)
         self.input_size = config.input_size
-        self.preferred_max_side: int = config.input_size
+        # 0 = full frames: the model input is resized here, from the full picture, exactly as the
+        # reference does.  Scaling in the decoder first (swscale, another filter) moved scores by up
+        # to 20 points and made them depend on which other analyzers ran (issue 9).
+        self.preferred_max_side: int = 0
         tag = path.stem if config.model_path else _MODEL_FILE.removesuffix(".onnx")
         self.version = f"{_package_version()}/{tag}"
+        # Loaded now, so a missing classifier is an error at start-up, not at the first frame.
+        self._second: Any = None
+        if config.second_opinion:
+            from framewarden.analyzers.image_safety import ImageSafetyConfig
+
+            self._second = SharedAnalyzers.get(ImageSafetyConfig(model_path=config.second_opinion_model_path))
+            self.version += f"+2nd:{self._second.version}"
         log.debug("nudenet: %s, dynamic batch %s, threads %s", path, self._dynamic_batch, threads or "auto")
 
     def labels(self) -> frozenset[str]:
-        return frozenset(CLASS_TO_LABEL.values())
+        extra = {UNCONFIRMED} if self._second is not None else set()
+        return frozenset(CLASS_TO_LABEL.values()) | extra
 
     def analyze(self, frames: Sequence[Frame]) -> list[list[Detection]]:
         results: list[list[Detection]] = []
@@ -158,7 +196,33 @@ class NudeNetAnalyzer:
             )
             output = self._session.run(None, {self._input_name: batch})[0]
             results.extend(self._decode(output, chunk, ratios))
+        if self._second is not None:
+            self._second_opinion(frames, results)
         return results
+
+    def _second_opinion(self, frames: Sequence[Frame], results: list[list[Detection]]) -> None:
+        """Demote unbacked low-confidence Explicit detections to a tag, in place."""
+        bar = self.config.second_opinion_bar * 100.0
+        doubtful = [
+            i
+            for i, dets in enumerate(results)
+            if any(d.confidence < bar and _is_explicit(d.label) for d in dets)
+        ]
+        if not doubtful:
+            return  # the classifier runs only on frames that need it
+        probs = self._second.probabilities([frames[i] for i in doubtful])
+        floor = self.config.second_opinion_floor
+        for i, row in zip(doubtful, probs, strict=True):
+            nsfw = float(row[1])
+            if nsfw >= floor:
+                continue
+            note = f"second opinion: image_safety NSFW {nsfw:.3f} < {floor:.2f}"
+            results[i] = [
+                dataclasses.replace(d, label=UNCONFIRMED, detail=note)
+                if d.confidence < bar and _is_explicit(d.label)
+                else d
+                for d in results[i]
+            ]
 
     def close(self) -> None:
         """The session is freed with the object; nothing to release early."""
@@ -168,43 +232,58 @@ class NudeNetAnalyzer:
         self, output: np.ndarray, frames: Sequence[Frame], ratios: np.ndarray
     ) -> list[list[Detection]]:
         """(B, 4 + classes, N) raw output -> detections in source pixels."""
-        rows = output.transpose(0, 2, 1)  # (B, N, 4 + C)
-        scores = rows[:, :, 4:]
-        class_ids = scores.argmax(axis=2)
-        best = np.take_along_axis(scores, class_ids[:, :, None], axis=2)[:, :, 0]
-        out: list[list[Detection]] = []
-        for i, frame in enumerate(frames):
-            keep = best[i] >= _CANDIDATE_SCORE
-            if not keep.any():
-                out.append([])
-                continue
-            boxes = _to_source(rows[i, keep, :4], frame, float(ratios[i]))
-            conf = best[i, keep]
-            # OpenCV's NMS (C++, class-agnostic), as the reference uses; arrays go in as they are.
-            kept = cv2.dnn.NMSBoxes(
-                boxes.astype(np.float64),  # type: ignore[arg-type]
-                conf.astype(np.float64),
-                self.config.min_score,
-                self.config.nms_iou,
-            )
-            picked = np.asarray(kept, dtype=np.int64).reshape(-1)
-            ids = class_ids[i, keep][picked]
-            out.append(
-                [
-                    Detection(
-                        label=_LABELS_BY_ID[cid],
-                        confidence=float(score) * 100.0,
-                        analyzer=self.name,
-                        analyzer_version=self.version,
-                        raw_class=CLASSES[cid],
-                        box=Box(float(x), float(y), float(w), float(h)),
-                    )
-                    for cid, score, (x, y, w, h) in zip(
-                        ids.tolist(), conf[picked].tolist(), boxes[picked].tolist(), strict=True
-                    )
-                ]
-            )
-        return out
+        return [
+            [
+                Detection(
+                    label=_LABELS_BY_ID[cid],
+                    confidence=score * 100.0,
+                    analyzer=self.name,
+                    analyzer_version=self.version,
+                    raw_class=CLASSES[cid],
+                    box=Box(x, y, w, h),
+                )
+                for cid, score, (x, y, w, h) in found
+            ]
+            for found in decode_yolo(output, frames, ratios, self.config.min_score, self.config.nms_iou)
+        ]
+
+
+def decode_yolo(
+    output: np.ndarray, frames: Sequence[Frame], ratios: np.ndarray, min_score: float, nms_iou: float
+) -> list[list[tuple[int, float, tuple[float, float, float, float]]]]:
+    """YOLOv8 output (B, 4 + classes, N) -> per frame (class id, score 0-1, box in source pixels).
+
+    Vectorized candidate selection; OpenCV's class-agnostic NMS per frame, as NudeNet does.
+    """
+    rows = output.transpose(0, 2, 1)  # (B, N, 4 + C)
+    scores = rows[:, :, 4:]
+    class_ids = scores.argmax(axis=2)
+    best = np.take_along_axis(scores, class_ids[:, :, None], axis=2)[:, :, 0]
+    out: list[list[tuple[int, float, tuple[float, float, float, float]]]] = []
+    for i, frame in enumerate(frames):
+        keep = best[i] >= _CANDIDATE_SCORE  # NudeNet keeps rows >= 0.2 before NMS
+        if not keep.any():
+            out.append([])
+            continue
+        boxes = _to_source(rows[i, keep, :4], frame, float(ratios[i]))
+        conf = best[i, keep]
+        kept = cv2.dnn.NMSBoxes(
+            boxes.astype(np.float64),  # type: ignore[arg-type]
+            conf.astype(np.float64),
+            min_score,
+            nms_iou,
+        )
+        picked = np.asarray(kept, dtype=np.int64).reshape(-1)
+        ids = class_ids[i, keep][picked]
+        out.append(
+            [
+                (int(cid), float(score), (float(x), float(y), float(w), float(h)))
+                for cid, score, (x, y, w, h) in zip(
+                    ids.tolist(), conf[picked].tolist(), boxes[picked].tolist(), strict=True
+                )
+            ]
+        )
+    return out
 
 
 _STRIDE = 32  # the model's largest stride: input sides must be multiples of it
@@ -224,7 +303,7 @@ def canvas_shape(images: Sequence[np.ndarray], size: int, compact: bool) -> tupl
 
 
 def letterbox_batch(
-    images: Sequence[np.ndarray], size: int, *, compact: bool = False
+    images: Sequence[np.ndarray], size: int, *, compact: bool = False, bgr: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """RGB frames -> (B, 3, H, W) float32 BGR in [0, 1], and each frame's scale.
 
@@ -256,10 +335,11 @@ def letterbox_batch(
         ch, cw = min(height, img.shape[0]), min(width, img.shape[1])
         batch[i, :ch, :cw] = img[:ch, :cw]
         ratios[i] = ratio
-    # One plane at a time, written in place: NCHW, BGR, scaled (cheaper than transpose + astype).
+    # One plane at a time, written in place: NCHW, BGR (or RGB), scaled (cheaper than transpose + astype).
     tensor = np.empty((len(images), 3, height, width), dtype=np.float32)
     for plane in range(3):
-        np.multiply(batch[..., 2 - plane], _SCALE, out=tensor[:, plane], casting="unsafe")
+        source = 2 - plane if bgr else plane
+        np.multiply(batch[..., source], _SCALE, out=tensor[:, plane], casting="unsafe")
     return tensor, ratios
 
 
@@ -275,6 +355,10 @@ def _to_source(xywh: np.ndarray, frame: Frame, ratio: float) -> np.ndarray:
     return np.stack([x1, y1, x2 - x1, y2 - y1], axis=1)
 
 
+def _is_explicit(label: str) -> bool:
+    return taxonomy.is_label(label) and taxonomy.top_level(label) == "Explicit"
+
+
 def _package_version() -> str:
     try:
         return f"nudenet-{metadata.version('nudenet')}"
@@ -282,4 +366,13 @@ def _package_version() -> str:
         return "nudenet"
 
 
-__all__ = ["CLASSES", "CLASS_TO_LABEL", "NudeNetAnalyzer", "NudeNetConfig", "bundled_model_path"]
+__all__ = [
+    "CLASSES",
+    "CLASS_TO_LABEL",
+    "UNCONFIRMED",
+    "NudeNetAnalyzer",
+    "NudeNetConfig",
+    "bundled_model_path",
+    "decode_yolo",
+    "letterbox_batch",
+]

@@ -19,6 +19,7 @@ from framewarden.api.routers import (
     keys,
     results,
     rules,
+    stats,
     system,
     videos,
 )
@@ -53,4 +54,5 @@ def create_app(runtime: Runtime) -> FastAPI:
     from framewarden import web  # the dashboard's pages (imported late: it needs the API's modules)
 
     web.install(app)
+    app.include_router(stats.router)
     return app

@@ -18,7 +18,7 @@ from framewarden.cli.hash import hash_paths
 from framewarden.config import get_settings
 from framewarden.errors import FramewardenError
 from framewarden.hashing.banks import BankEntry, BankStore, check_bank_name, check_label, read_hashes_file
-from framewarden.hashing.pdq import DEFAULT_MIN_QUALITY
+from framewarden.hashing.pdq import DEFAULT_MIN_QUALITY, matching_hash_image
 
 banks_app = typer.Typer(help="Hash banks: lists of PDQ hashes of known content.", no_args_is_help=True)
 
@@ -35,7 +35,8 @@ def _fail(message: object) -> typer.Exit:
 def _entries_from_images(paths: list[str]) -> tuple[list[BankEntry], int]:
     entries: list[BankEntry] = []
     failed = 0
-    for source, result in hash_paths(paths):
+    # The hash moderation will compute for the same file (same decode, same shrink): distance 0.
+    for source, result in hash_paths(paths, matching_hash_image):
         if result is None:
             failed += 1
             continue

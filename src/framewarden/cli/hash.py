@@ -8,7 +8,7 @@ hashers, so they can be exchanged with ThreatExchange / HMA users.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 import typer
@@ -20,12 +20,17 @@ from framewarden.hashing.pdq import PdqHash, hash_image
 from framewarden.media.image import IMAGE_SUFFIXES
 
 
-def hash_paths(paths: list[str]) -> Iterator[tuple[str, PdqHash | None]]:
-    """Each image's PDQ hash (folders walked); a bad file gets its one-line error on stderr and None."""
+def hash_paths(
+    paths: list[str], hasher: Callable[..., PdqHash] = hash_image
+) -> Iterator[tuple[str, PdqHash | None]]:
+    """Each image's PDQ hash (folders walked); a bad file gets its one-line error on stderr and None.
+
+    ``hasher`` is :func:`hash_image` (the reference hash) or, for ``banks add``,
+    :func:`~framewarden.hashing.pdq.matching_hash_image` (the hash moderation matches)."""
     settings = get_settings()
     for source in walk_inputs(paths, accept=IMAGE_SUFFIXES):
         try:
-            yield source, hash_image(source, max_pixels=settings.max_image_pixels)
+            yield source, hasher(source, max_pixels=settings.max_image_pixels)
         except InputError as exc:
             err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
             yield source, None

@@ -23,6 +23,8 @@ from framewarden.hashing.pdq import (
     hash_dihedral,
     hash_image,
     hash_rgb,
+    matching_hash,
+    matching_hash_image,
     normalize_hex,
 )
 
@@ -42,6 +44,8 @@ __all__ = [
     "hash_dihedral",
     "hash_image",
     "hash_rgb",
+    "matching_hash",
+    "matching_hash_image",
     "normalize_hex",
     "read_hashes_file",
 ]

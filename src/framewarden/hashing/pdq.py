@@ -16,8 +16,13 @@ hash every other system computes for it.  Two details decide that:
 
 Frames (decoded video, already-upright arrays) are hashed as given.  Hashing
 cost grows with the pixel count (PDQ's own filter runs on the full image), so
-:func:`downscale` brings a frame to a longest side of 512 first: on real
-images this moves the hash by a few bits only (see the tests).
+:func:`matching_hash` brings a frame to a longest side of 512 first: on real
+images this moves the hash by up to ~20 bits from the reference hash.  That
+is why everything that is *matched* (the ``hashlist`` analyzer's frames) and
+everything it is *matched against* (``banks add`` of an image file) goes
+through :func:`matching_hash` / :func:`matching_hash_image`: the same file
+banked and then moderated hashes identically (distance 0).  ``framewarden
+hash`` keeps the reference hash, for exchange with other systems.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from framewarden.media.image import DEFAULT_MAX_PIXELS, ImageInput, array_to_rgb
 
 HASH_BITS = 256
 HEX_LEN = HASH_BITS // 4
+# Longest side frames are shrunk to before matching (speed; see the module doc).
+MATCH_MAX_SIDE = 512
 # The thresholds upstream recommends (pdq/README.md): match at distance <= 31,
 # discard hashes of quality < 50 (featureless pictures hash unreliably).
 DEFAULT_MAX_DISTANCE = 31
@@ -97,6 +104,26 @@ def downscale(rgb: np.ndarray, max_side: int) -> np.ndarray:
     scale = max_side / longest
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+def matching_hash(rgb: np.ndarray, max_side: int = MATCH_MAX_SIDE) -> PdqHash:
+    """The hash the ``hashlist`` analyzer matches: shrunk to ``max_side`` first, then hashed."""
+    return hash_rgb(downscale(rgb, max_side))
+
+
+def matching_hash_image(
+    data: ImageInput,
+    *,
+    source: str | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_side: int = MATCH_MAX_SIDE,
+) -> PdqHash:
+    """An image file's hash as ``moderate`` will see it: decoded like the Moderator decodes it
+    (upright, RGB), then :func:`matching_hash`.  What ``banks add`` stores."""
+    if isinstance(data, Path):
+        data = str(data)
+    image = load_image(data, source=source, max_pixels=max_pixels)
+    return matching_hash(image.rgb, max_side)
 
 
 def _bits_to_hex(bits: np.ndarray) -> str:
