@@ -70,8 +70,10 @@ class InferenceActor:
         moderator = Moderator(analyzers, settings=settings, min_confidence=min_confidence)
         self._batcher = InferenceBatcher(moderator, max_batch=max_batch, max_wait_ms=max_wait_ms).start()
 
-    def moderate(self, frame: Frame) -> ModerationResult:
-        return self._batcher.submit(frame).result()
+    def moderate_many(self, frames: Sequence[Frame]) -> list[ModerationResult]:
+        """Moderate frames of one task; concurrent calls from other tasks share batches."""
+        futures = [self._batcher.submit(frame) for frame in frames]
+        return [f.result() for f in futures]
 
     def stats(self) -> dict[str, float]:
         s = self._batcher.stats
@@ -95,45 +97,82 @@ class ProgressRelay:
 class _ActorPool:
     """What ``Scanner.scan_video`` needs of a batcher (``submit``), over the actor pool.
 
+    Frames go to the actors in small batches (one remote call per ``max_batch`` frames or
+    per ``max_wait_ms``), since a remote call costs more than a frame's share of a batch.
     An actor lost with its node fails the calls it held; those frames are sent again to
     the next live actor, so a lost node costs time, never a frame.  (Actors are not
     restarted in place: a restart waiting for CPU held by blocked tasks would deadlock.)
     """
 
-    def __init__(self, actors: Sequence[Any]) -> None:
+    def __init__(self, actors: Sequence[Any], max_batch: int = 8, max_wait_ms: float = 5.0) -> None:
         from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 
         self._actors = list(actors)
         self._next = itertools.count()
         self._lock = threading.Lock()
         self._lost = (ActorDiedError, ActorUnavailableError, RayActorError)
+        self._max_batch = max(1, max_batch)
+        self._max_wait_s = max_wait_ms / 1000.0
+        self._buffer: list[tuple[Frame, Future[ModerationResult]]] = []
+        self._wake = threading.Event()
+        self._closed = False
+        self._flusher = threading.Thread(target=self._flush_loop, name="fw-ray-pool", daemon=True)
+        self._flusher.start()
 
     def submit(self, frame: Frame) -> Future[ModerationResult]:
         out: Future[ModerationResult] = Future()
-        self._send(frame, out)
+        with self._lock:
+            self._buffer.append((frame, out))
+            full = len(self._buffer) >= self._max_batch
+        if full:
+            self._flush()
+        else:
+            self._wake.set()
         return out
 
-    def _send(self, frame: Frame, out: Future[ModerationResult]) -> None:
+    def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        self._flush()
+
+    def _flush_loop(self) -> None:
+        while not self._closed:
+            self._wake.wait()
+            self._wake.clear()
+            time.sleep(self._max_wait_s)  # let a batch fill
+            self._flush()
+
+    def _flush(self) -> None:
+        with self._lock:
+            batch, self._buffer = self._buffer, []
+        if batch:
+            self._send(batch)
+
+    def _send(self, batch: list[tuple[Frame, Future[ModerationResult]]]) -> None:
         with self._lock:
             if not self._actors:
-                out.set_exception(RuntimeError("every inference actor of the scan was lost"))
+                for _, out in batch:
+                    out.set_exception(RuntimeError("every inference actor of the scan was lost"))
                 return
             actor = self._actors[next(self._next) % len(self._actors)]
 
-        def done(ref_future: Future[ModerationResult]) -> None:
+        def done(ref_future: Future[list[ModerationResult]]) -> None:
             exc = ref_future.exception()
             if exc is None:
-                out.set_result(ref_future.result())
+                for (_, out), result in zip(batch, ref_future.result(), strict=True):
+                    out.set_result(result)
             elif isinstance(exc, self._lost):
                 with self._lock:
                     if actor in self._actors:
                         self._actors.remove(actor)
                 log.warning("inference actor lost; sending its frames to the others")
-                self._send(frame, out)
+                self._send(batch)
             else:
-                out.set_exception(exc)
+                for _, out in batch:
+                    out.set_exception(exc)
 
-        actor.moderate.remote(frame).future().add_done_callback(done)
+        frames = [frame for frame, _ in batch]
+        actor.moderate_many.remote(frames).future().add_done_callback(done)
 
 
 class _RelayListener:
@@ -176,7 +215,11 @@ def scan_one(
         model_versions=model_versions,
         min_confidence=min_confidence,
     )
-    return scanner.scan_video(source, _ActorPool(actors)).to_dict()  # type: ignore[arg-type]
+    pool = _ActorPool(actors, options.max_batch, max(options.max_wait_ms, 5.0))
+    try:
+        return scanner.scan_video(source, pool).to_dict()  # type: ignore[arg-type]
+    finally:
+        pool.close()
 
 
 @dataclass
@@ -192,6 +235,7 @@ class RayScanner:
     model_versions: dict[str, str] = field(default_factory=dict)
     min_confidence: float = 50.0
     actor_stats: list[dict[str, float]] = field(default_factory=list)
+    _relay_ok: bool = field(default=True, init=False, repr=False)
 
     def run(self, sources: Sequence[str]) -> list[ScanOutcome]:
         """Scan every source on the cluster; outcomes in the order of ``sources``."""
@@ -225,7 +269,12 @@ class RayScanner:
     def _run_tasks(self, ray: Any, todo: list[str], outcomes: dict[str, ScanOutcome]) -> None:
         ro = self.ray_options
         actors = self._start_actors(ray)
-        relay = ray.remote(ProgressRelay).options(num_cpus=0).remote()
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        # The relay lives beside the driver: it dies with the driver, not with a worker node.
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+        relay = ray.remote(ProgressRelay).options(num_cpus=0, scheduling_strategy=here).remote()
+        self._relay_ok = True
         task = ray.remote(scan_one).options(num_cpus=ro.task_cpus, max_retries=ro.task_retries)
         pending = {
             task.remote(
@@ -270,7 +319,15 @@ class RayScanner:
         return stats
 
     def _relay_progress(self, ray: Any, relay: Any) -> None:
-        for kind, source, a, b in ray.get(relay.drain.remote()):
+        if not self._relay_ok:
+            return
+        try:
+            events = ray.get(relay.drain.remote(), timeout=30)
+        except Exception:  # progress is a courtesy: losing it must not stop the scan
+            log.warning("progress relay lost; the scan goes on without progress updates", exc_info=True)
+            self._relay_ok = False
+            return
+        for kind, source, a, b in events:
             if kind == "start":
                 self.listener.on_start(source, a)
             else:
