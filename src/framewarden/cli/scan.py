@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,6 +36,11 @@ from framewarden.jobs.scan import Scanner, ScanOptions
 from framewarden.jobs.state import ScanState
 
 DEFAULT_OUT = Path("framewarden-scan")
+
+
+class Engine(StrEnum):
+    LOCAL = "local"
+    RAY = "ray"
 
 
 class RichListener:
@@ -130,6 +136,13 @@ def scan(
             help="Transcribe speech (English only), judge it as text, write .vtt/.srt beside the results.",
         ),
     ] = False,
+    engine: Annotated[
+        Engine, typer.Option(help="local: this process; ray: a Ray cluster (pip install 'framewarden[ray]').")
+    ] = Engine.LOCAL,
+    address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster: auto, ray://host:port or host:port (default: start a local one)."),
+    ] = None,
 ) -> None:
     """Moderate stored videos; write Rekognition-shaped results and a report."""
     try:
@@ -172,17 +185,35 @@ def scan(
         disable=quiet,
         transient=False,
     )
+    if address and engine is not Engine.RAY:
+        err.print("error: --address needs --engine ray", markup=False)
+        raise typer.Exit(2)
     with progress:
-        scanner = Scanner(
-            moderator,
-            options,
-            ScanState(out_dir),
-            settings=settings,
-            listener=RichListener(progress, len(sources)),
-            model_versions=moderator.model_versions,
-            min_confidence=moderator.min_confidence,
-        )
-        outcomes = scanner.run(sources)
+        listener = RichListener(progress, len(sources))
+        scanner: Any
+        if engine is Engine.RAY:
+            from framewarden.engines.ray_scan import RayOptions, RayScanner
+
+            scanner = RayScanner(
+                _parse_analyzers(analyzers), options, ScanState(out_dir), settings,
+                ray_options=RayOptions(address=address), listener=listener,
+                model_versions=moderator.model_versions, min_confidence=moderator.min_confidence,
+            )  # fmt: skip
+        else:
+            scanner = Scanner(
+                moderator,
+                options,
+                ScanState(out_dir),
+                settings=settings,
+                listener=listener,
+                model_versions=moderator.model_versions,
+                min_confidence=moderator.min_confidence,
+            )
+        try:
+            outcomes = scanner.run(sources)
+        except FramewardenError as exc:
+            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
     report_path = report or out_dir / "report.csv"
     write_report(report_path, [o.report_row() for o in outcomes])
     failed = [o for o in outcomes if not o.succeeded]

@@ -158,12 +158,12 @@ class Scanner:
                 return ScanOutcome(source, done, self.state.result_path(source), resumed=True)
         body = self.scan_video(source, batcher).to_dict()
         if self.options.transcribe and body["JobStatus"] == JobStatus.SUCCEEDED.value:
-            self._transcribe(source, body)
+            self.transcribe(source, body)
         path = self.state.save(source, body)
         self.listener.on_finish(source, body, False)
         return ScanOutcome(source, body, path)
 
-    def _transcribe(self, source: str, body: dict[str, Any]) -> None:
+    def transcribe(self, source: str, body: dict[str, Any]) -> None:
         """Transcript + spoken labels into ``body``; subtitles first (the result marks completion)."""
         from framewarden.config import get_settings
         from framewarden.jobs.transcript import add_transcript, write_subtitles

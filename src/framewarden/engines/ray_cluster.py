@@ -1,0 +1,58 @@
+"""Connecting to Ray: one place that knows how framewarden starts or joins a cluster.
+
+Ray is an optional dependency (``pip install framewarden[ray]``); importing this module
+without it raises a :class:`~framewarden.errors.FramewardenError` that says how to install it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from framewarden.errors import FramewardenError
+
+log = logging.getLogger(__name__)
+
+_PATH_VARS = ("PYTHONPATH", "FRAMEWARDEN_DATA_DIR", "FRAMEWARDEN_CONFIG")
+
+
+class RayUnavailableError(FramewardenError):
+    """Ray is not installed or the cluster cannot be reached."""
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError as exc:  # pragma: no cover - the test extra installs ray
+        raise RayUnavailableError("the Ray engine needs Ray: pip install 'framewarden[ray]'") from exc
+    return ray
+
+
+def connect(address: str | None) -> Any:
+    """Join the cluster at ``address`` (``auto``, ``ray://host:port``, ``host:port``) or, when
+    None, start a private one-node cluster in this process.  Returns the ``ray`` module."""
+    ray = import_ray()
+    if ray.is_initialized():
+        return ray
+    # Workers must import framewarden exactly as the driver does (a source checkout included).
+    # Only paths travel this way (runtime envs are visible in Ray's dashboard); settings, which
+    # may hold secrets, travel pickled with each task.
+    env = {"env_vars": {k: os.environ[k] for k in _PATH_VARS if k in os.environ}}
+    try:
+        if address:
+            ray.init(address=address, runtime_env=env, log_to_driver=False, logging_level=logging.WARNING)
+        else:
+            # A private cluster listens on loopback only.
+            ray.init(
+                include_dashboard=False,
+                runtime_env=env,
+                log_to_driver=False,
+                logging_level=logging.WARNING,
+                _node_ip_address="127.0.0.1",
+            )
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise RayUnavailableError(
+            f"cannot reach the Ray cluster at {address or 'a new local one'}: {exc}"
+        ) from exc
+    return ray
