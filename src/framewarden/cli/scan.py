@@ -5,7 +5,9 @@ and CSV manifests.  Each input gets a ``GetContentModeration``-shaped JSON in
 ``--out``, written when the input is done; ``--resume`` skips what an
 earlier (possibly killed) run finished.  A completion report CSV lists every
 input with its status.  Exit code: 0 when every input succeeded, 1 when any
-failed, 2 for a usage error.
+failed, 2 for a usage error (and for ``--resume`` with other settings than
+the run that wrote ``--out``), 130 when stopped by Ctrl-C: the inputs done so
+far are saved, the report lists the rest as INTERRUPTED, ``--resume`` finishes.
 """
 
 from __future__ import annotations
@@ -131,8 +133,18 @@ def scan(
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     if not sources:
-        err.print("error: no input (give files, folders, URLs or --manifest)", markup=False)
+        named = ", ".join(inputs or []) or "(none given)"
+        err.print(
+            f"error: {named}: no video files to scan (give files, folders, URLs or --manifest)",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
         raise typer.Exit(2)
+    state = ScanState(out_dir)
+    try:
+        state.check()
+    except FramewardenError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
     settings = get_settings()
     try:
         from framewarden.moderator import Moderator
@@ -154,6 +166,23 @@ def scan(
         evidence_clean=evidence_clean,
         resume=resume,
     )
+    try:
+        state.bind_settings(
+            {
+                "analyzers": sorted(moderator.model_versions),
+                "model_versions": moderator.model_versions,
+                "sample_interval_s": options.sample_interval_s,
+                "aggregate": options.aggregate.value,
+                "min_confidence": moderator.min_confidence,
+                "max_side": options.max_side,
+                "dedup": options.dedup,
+                "dedup_distance": options.dedup_max_distance,
+            },
+            resume=resume,
+        )
+    except (FramewardenError, OSError) as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -168,7 +197,7 @@ def scan(
         scanner = Scanner(
             moderator,
             options,
-            ScanState(out_dir),
+            state,
             settings=settings,
             listener=RichListener(progress, len(sources)),
             model_versions=moderator.model_versions,
@@ -177,6 +206,14 @@ def scan(
         outcomes = scanner.run(sources)
     report_path = report or out_dir / "report.csv"
     write_report(report_path, [o.report_row() for o in outcomes])
+    if scanner.stopped:
+        done = sum(o.succeeded for o in outcomes)
+        err.print(
+            f"interrupted: {done} of {len(outcomes)} inputs done and saved; report {report_path}; "
+            "run the same command with --resume to finish",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
+        raise typer.Exit(130)
     failed = [o for o in outcomes if not o.succeeded]
     for o in outcomes:
         labels = ", ".join(lab["Name"] for lab in o.body.get("Summary", {}).get("Labels", [])[:3])

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import collections
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -91,12 +92,24 @@ class NullListener:
         pass
 
 
+INTERRUPTED = "INTERRUPTED"  # report status of an input a stopped scan did not finish (not saved)
+
+
+class ScanInterrupted(Exception):
+    """Raised in a worker when the scan is asked to stop (Ctrl-C)."""
+
+
 @dataclass(slots=True)
 class ScanOutcome:
     source: str
     body: dict[str, Any]
     result_file: Path
     resumed: bool = False  # taken from an earlier run, not scanned now
+
+    @classmethod
+    def interrupted(cls, source: str, path: Path) -> ScanOutcome:
+        message = f"{source}: scan stopped before this input finished; --resume scans it again"
+        return cls(source, {"Source": source, "JobStatus": INTERRUPTED, "StatusMessage": message}, path)
 
     @property
     def succeeded(self) -> bool:
@@ -133,6 +146,7 @@ class Scanner:
     min_confidence: float = 50.0
 
     def __post_init__(self) -> None:
+        self.stop_event = threading.Event()  # set: workers abandon their video at the next frame
         self.evidence = EvidenceWriter(
             self.state.out_dir / "evidence", self.options.evidence_flagged, self.options.evidence_clean
         )
@@ -143,13 +157,36 @@ class Scanner:
         opts = self.options
         batcher = InferenceBatcher(self.moderator, max_batch=opts.max_batch, max_wait_ms=opts.max_wait_ms)
         batcher.start()
+        pool = ThreadPoolExecutor(max_workers=opts.workers, thread_name_prefix="fw-scan")
+        futures = [pool.submit(self._one, s, batcher) for s in sources]
         try:
-            with ThreadPoolExecutor(max_workers=opts.workers, thread_name_prefix="fw-scan") as pool:
-                return list(pool.map(lambda s: self._one(s, batcher), sources))
+            try:
+                while wait(futures, timeout=0.5).not_done:  # short waits: Ctrl-C is seen at once
+                    pass
+            except KeyboardInterrupt:
+                self.stop()
+            pool.shutdown(wait=True, cancel_futures=self.stop_event.is_set())
+            return [self._outcome(s, f) for s, f in zip(sources, futures, strict=True)]
         finally:
+            pool.shutdown(wait=False, cancel_futures=True)
             batcher.close(timeout=30)
 
+    def stop(self) -> None:
+        """Ask the scan to stop soon: videos in progress are abandoned (not saved), none start."""
+        self.stop_event.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self.stop_event.is_set()
+
+    def _outcome(self, source: str, future: Future[ScanOutcome]) -> ScanOutcome:
+        if future.cancelled() or isinstance(future.exception(), ScanInterrupted):
+            return ScanOutcome.interrupted(source, self.state.result_path(source))
+        return future.result()
+
     def _one(self, source: str, batcher: InferenceBatcher) -> ScanOutcome:
+        if self.stop_event.is_set():
+            raise ScanInterrupted(source)
         if self.options.resume:
             done = self.state.completed(source)
             if done is not None:
@@ -173,6 +210,8 @@ class Scanner:
         started = time.perf_counter()
         try:
             self._decode_and_analyze(source, batcher, result)
+        except ScanInterrupted:
+            raise
         except InputError as exc:
             result.status, result.status_message, result.error_kind = JobStatus.FAILED, str(exc), exc.kind
         except Exception as exc:
@@ -202,6 +241,8 @@ class Scanner:
                 channel=source, sample_interval_s=opts.sample_interval_s, max_side=opts.max_side
             )
             for frame in frames:
+                if self.stop_event.is_set():
+                    raise ScanInterrupted(source)
                 counters.sampled += 1
                 if dedup.should_analyze(frame):
                     pending.append(_Pending(frame.pts_ms, frame, batcher.submit(frame)))
