@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from framewarden.config import Settings
 
 PRESIGN_EXPIRES_S = 6 * 3600  # long enough to decode a long video
+MISSING_CREDENTIALS = (
+    "no S3 credentials: set FRAMEWARDEN_S3_ACCESS_KEY_ID and FRAMEWARDEN_S3_SECRET_ACCESS_KEY "
+    "(or s3_access_key_id / s3_secret_access_key in framewarden.toml; AWS_ACCESS_KEY_ID, "
+    "AWS_SECRET_ACCESS_KEY and ~/.aws/credentials also work)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +63,13 @@ def s3_client(settings: Settings, timeout_s: float = 10.0) -> Any:
 
 def presigned_url(url: str, settings: Settings, timeout_s: float = 10.0) -> str:
     """Check that the object exists and is not empty; return a URL FFmpeg can read."""
-    from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectTimeoutError,
+        NoCredentialsError,
+        ReadTimeoutError,
+    )
 
     loc = parse_s3_url(url)
     client = s3_client(settings, timeout_s)
@@ -71,6 +82,8 @@ def presigned_url(url: str, settings: Settings, timeout_s: float = 10.0) -> str:
         if code in {"403", "AccessDenied", "Forbidden"}:
             raise InputError(url, "access to the S3 object denied") from None
         raise InputError(url, f"S3 error {code}") from None
+    except NoCredentialsError:
+        raise InputError(url, MISSING_CREDENTIALS) from None
     except (ConnectTimeoutError, ReadTimeoutError):
         raise SourceTimeoutError(url, f"S3 endpoint did not answer within {timeout_s:g} s") from None
     except BotoCoreError as exc:
