@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -51,7 +52,7 @@ class RichListener:
     def on_start(self, source: str, metadata: Any) -> None:
         total = float(metadata.duration_ms) / 1000 or None
         name = Path(source).name if "://" not in source else source.rsplit("/", 1)[-1]
-        task = self.progress.add_task(name[:40], total=total, fps="")
+        task = self.progress.add_task(escape(name[:40]), total=total, fps="")
         with self._lock:
             self._tasks[source] = (task, time.monotonic())
 
