@@ -13,7 +13,18 @@ USAGE_EXIT = 2  # click's code for usage errors; every command uses it for bad a
 
 
 class FramewardenGroup(TyperGroup):
-    """Runs a command; settings it cannot load (file, variable) end it with exit code 2."""
+    """Runs a command (settings it cannot load end it with exit code 2); plain help metavars."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        from framewarden.cli._help import plain_metavars
+
+        plain_metavars(self, ctx)
+        super().format_help(ctx, formatter)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        from framewarden.cli._help import plain_metavars
+
+        return plain_metavars(super().get_command(ctx, cmd_name), ctx)
 
     def invoke(self, ctx: Any) -> Any:
         try:
