@@ -146,6 +146,12 @@ class Scanner:
     min_confidence: float = 50.0
 
     def __post_init__(self) -> None:
+        # Analyzers that look once per interval (ocr_text): their labels' segments span the gaps.
+        self._intervals_ms = {
+            str(a.name): float(getattr(a.config, "interval_s", 0) or 0) * 1000
+            for a in getattr(self.moderator, "analyzers", [])
+            if float(getattr(getattr(a, "config", None), "interval_s", 0) or 0) > 0
+        }
         self.stop_event = threading.Event()  # set: workers abandon their video at the next frame
         self.evidence = EvidenceWriter(
             self.state.out_dir / "evidence", self.options.evidence_flagged, self.options.evidence_clean
@@ -273,7 +279,22 @@ class Scanner:
         moderation = item.future.result()  # a failed batch fails this video
         result.counters.analyzed += 1
         labels = tuple(moderation.labels)
+        if self._intervals_ms:
+            _note_spans(result.label_span_ms, moderation, self._intervals_ms)
         result.frames.append(AnalyzedFrame(item.pts_ms, labels, item.pts_ms))
         if self.evidence.enabled and item.frame is not None:
             self.evidence.save(source, item.frame, moderation)
         return 1
+
+
+def _note_spans(
+    spans: dict[str, float], moderation: ModerationResult, intervals_ms: dict[str, float]
+) -> None:
+    """Record, per label, the interval of the (interval-scheduled) analyzer that found it."""
+    from framewarden import taxonomy
+
+    for det in moderation.visible_detections():
+        interval = intervals_ms.get(det.analyzer, 0.0)
+        if interval and taxonomy.is_label(det.label):
+            for name in (det.label, *taxonomy.ancestors(det.label)):
+                spans[name] = max(spans.get(name, 0.0), interval)
