@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -97,3 +98,16 @@ def test_docs_are_served_without_a_cdn(client: TestClient, path: str) -> None:
     for asset in scripts:
         got = client.get(asset)
         assert got.status_code == 200 and len(got.content) > 1000, asset
+
+
+def test_decompression_bomb_is_413_as_documented(client: TestClient, keys: dict[str, str]) -> None:
+    from tests.media.test_image import _header_only_png
+
+    r = client.post(
+        "/v1/images:moderate", content=_header_only_png(20_000, 20_000),
+        headers={**auth(keys["ingest"]), "Content-Type": "image/png"},
+    )  # fmt: skip
+    assert r.status_code == 413, r.text
+    assert _is_documented_error(r) and "decompression bomb" in r.json()["detail"]
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    assert re.search(r"\| 413 \|[^\n]*decompression bomb", doc)
