@@ -76,6 +76,7 @@ def test_scan_out_naming_a_file_is_refused(tmp_path: Path) -> None:
         (["moderate"], "no images"),
         (["hash"], "no images"),
         (["scan", "-q"], "no video files"),
+        (["banks", "add", "b", "--label", "Explicit"], "no images"),
     ],
 )
 def test_nothing_to_do_is_an_error_naming_the_path(tmp_path: Path, args: list[str], expected: str) -> None:

@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from framewarden.cli._common import err, out
+from framewarden.cli._common import err, nothing_to_do, out
 from framewarden.cli._errors import USAGE_EXIT
 from framewarden.cli.hash import hash_paths
 from framewarden.config import get_settings
@@ -84,6 +84,8 @@ def add(
             entries, failed = _entries_from_images(images)
         if failed:
             raise _fail(f"{failed} image(s) could not be hashed; bank {name!r} not changed")
+        if not entries and hashes is None:
+            raise _fail(nothing_to_do(images, "images"), USAGE_EXIT)
         result = _store().add(name, label, entries, description=description)
     except FramewardenError as exc:
         raise _fail(exc) from None
