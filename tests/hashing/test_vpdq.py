@@ -80,8 +80,10 @@ def test_every_present_sample_video_matches_upstream(stem: str, downsample: int)
 
 
 VENDORED = {
-    "doorknob-hd-no-bar", "pattern-sd-grey-bar",
-    "pattern-sd-with-small-logo-bar", "test-padded-dimensions",
+    "doorknob-hd-no-bar",
+    "pattern-sd-grey-bar",
+    "pattern-sd-with-small-logo-bar",
+    "test-padded-dimensions",
 }
 
 
