@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.harness import free_port, wait_until
+
+pytestmark = pytest.mark.slow  # two server start-ups
 
 
 def _serve_output(data_dir: Path, log: Path) -> str:
