@@ -35,7 +35,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("FRAMEWARDEN_TEST_DATA") or REPO.parent / "shared" / "data")
+SHARED = Path(os.environ.get("FRAMEWARDEN_TEST_DATA") or REPO / "tests" / "data")
 FW = [sys.executable, "-m", "framewarden"]
 LOOP_S, FLAG_AT_S = 10.0, 5.0
 

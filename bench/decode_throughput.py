@@ -17,6 +17,7 @@ and prints frames per second of media and ratios against the baseline.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -26,7 +27,7 @@ from pathlib import Path
 from framewarden.media.source import open_video
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data" / "videos"
+SHARED = Path(os.environ.get("FRAMEWARDEN_TEST_DATA") or ROOT / "tests" / "data") / "videos"
 
 
 def make_inputs(folder: Path, seconds: int) -> dict[str, Path]:

@@ -12,7 +12,7 @@ reference for:
 - batch of 8: ``Moderator.moderate_frames`` on micro-batches (how the pipeline calls it);
 - all analyzers: every registered analyzer that can be built, from files.
 
-    python bench/image_throughput.py [--calls 200] [--data /path/to/shared/data]
+    python bench/image_throughput.py [--calls 200] [--data /path/to/test/data]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from framewarden.media.image import load_image
 from framewarden.moderator import Moderator
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = Path(os.environ.get("FRAMEWARDEN_TEST_DATA") or REPO.parent / "shared" / "data")
+DEFAULT_DATA = Path(os.environ.get("FRAMEWARDEN_TEST_DATA") or REPO / "tests" / "data")
 
 
 def iou(a: list[float], b: list[float]) -> float:
@@ -115,7 +115,7 @@ def report(title: str, times: dict[str, list[float]], baseline: str, per_call: d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200, help="calls per runner (images repeat)")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared test data folder")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="test data folder")
     args = parser.parse_args()
     suffixes = {".png", ".jpg", ".gif"}
     paths = sorted(p for p in (args.data / "images").iterdir() if p.suffix.lower() in suffixes)

@@ -33,7 +33,7 @@ from framewarden.media.frame import Frame
 from framewarden.text import moderate_text
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("FRAMEWARDEN_TEST_DATA") or REPO.parent / "shared" / "data")
+DATA = Path(os.environ.get("FRAMEWARDEN_TEST_DATA") or REPO / "tests" / "data")
 VIDEO = DATA / "videos" / "big_buck_bunny_0_30.webm"
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 W, H = 1280, 720

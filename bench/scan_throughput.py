@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("FRAMEWARDEN_TEST_DATA") or REPO.parent / "shared" / "data")
+SHARED = Path(os.environ.get("FRAMEWARDEN_TEST_DATA") or REPO / "tests" / "data")
 
 NAIVE = textwrap.dedent(
     """

@@ -1,4 +1,4 @@
-"""Fixtures shared by the whole suite: shared test data, isolated settings."""
+"""Fixtures shared by the whole suite: vendored test data, isolated settings."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-# ../shared/data beside the clone (CI and developer machines); override with FRAMEWARDEN_TEST_DATA.
-SHARED_DATA = Path(os.environ.get("FRAMEWARDEN_TEST_DATA") or REPO.parent / "shared" / "data")
+# Vendored in the repository (tests/data/PROVENANCE.md); FRAMEWARDEN_TEST_DATA may point at a fuller copy.
+SHARED_DATA = Path(os.environ.get("FRAMEWARDEN_TEST_DATA") or REPO / "tests" / "data")
 IMAGES = SHARED_DATA / "images"
 VIDEOS = SHARED_DATA / "videos"
 BROKEN = SHARED_DATA / "broken"
 THREATEXCHANGE = SHARED_DATA / "threatexchange"
 
-if not SHARED_DATA.is_dir():  # pragma: no cover - a broken checkout, not a skip
-    raise RuntimeError(f"shared test data not found at {SHARED_DATA}; set FRAMEWARDEN_TEST_DATA")
+if not SHARED_DATA.is_dir():  # pragma: no cover - a broken checkout or a wrong override, not a skip
+    raise RuntimeError(f"test data not found at {SHARED_DATA} (FRAMEWARDEN_TEST_DATA or tests/data)")
 
 
 def real_images() -> list[Path]:

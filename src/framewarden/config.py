@@ -294,5 +294,11 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (tests call ``get_settings.cache_clear()``)."""
-    return Settings()
+    """The process-wide settings (tests call ``get_settings.cache_clear()``).
+
+    A bad setting raises ``ConfigError`` with one line naming the file or
+    variable, the field and the value (``settings_errors``).
+    """
+    from framewarden.settings_errors import load_checked
+
+    return load_checked(Settings, _toml_path())

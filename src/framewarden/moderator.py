@@ -38,6 +38,10 @@ def analyzer_configs(
     return configs
 
 
+# (name, image or its error, decode start, decode ms) of one input of moderate_many
+_Decoded = tuple[str, "LoadedImage | InputError", float, float]
+
+
 class Moderator:
     """Moderates images (and batches of frames) with configured analyzers.
 
@@ -119,19 +123,25 @@ class Moderator:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         limit = self.settings.max_image_pixels
 
-        def decode(item: ImageInput) -> tuple[str, LoadedImage | InputError, float]:
+        def decode(item: ImageInput) -> _Decoded:
             name = str(item) if isinstance(item, (str, Path)) else "<bytes>"
             started = time.perf_counter()
             if isinstance(item, str) and "://" in item:
-                return name, InputError(name, "URLs are not supported; download the image first"), started
+                return (
+                    name,
+                    InputError(name, "URLs are not supported; download the image first"),
+                    started,
+                    0.0,
+                )
             try:
-                return name, load_image(item, source=name, max_pixels=limit), started
+                image: LoadedImage | InputError = load_image(item, source=name, max_pixels=limit)
             except InputError as exc:
-                return name, exc, started
+                image = exc
+            return name, image, started, (time.perf_counter() - started) * 1000
 
         with ThreadPoolExecutor(max_workers=decode_workers, thread_name_prefix="fw-decode") as pool:
             # A bounded window of decodes in flight keeps memory flat on huge folders.
-            pending: deque[Future[tuple[str, LoadedImage | InputError, float]]] = deque()
+            pending: deque[Future[_Decoded]] = deque()
             items = iter(inputs)
             window = batch_size * 2
             for item in items:
@@ -139,7 +149,7 @@ class Moderator:
                 if len(pending) >= window:
                     break
             while pending:
-                batch: list[tuple[str, LoadedImage | InputError, float]] = []
+                batch: list[_Decoded] = []
                 while pending and len(batch) < batch_size:
                     batch.append(pending.popleft().result())
                     nxt = next(items, None)
@@ -147,17 +157,17 @@ class Moderator:
                         pending.append(pool.submit(decode, nxt))
                 yield from self._moderate_decoded(batch)
 
-    def _moderate_decoded(
-        self, batch: list[tuple[str, LoadedImage | InputError, float]]
-    ) -> Iterator[tuple[str, ModerationResult | InputError]]:
-        good = [(name, img, t0) for name, img, t0 in batch if isinstance(img, LoadedImage)]
-        frames = [Frame(channel=name, seq=0, pts_ms=0.0, image=img.rgb) for name, img, _ in good]
+    def _moderate_decoded(self, batch: list[_Decoded]) -> Iterator[tuple[str, ModerationResult | InputError]]:
+        good = [(name, img) for name, img, _, _ in batch if isinstance(img, LoadedImage)]
+        frames = [Frame(channel=name, seq=0, pts_ms=0.0, image=img.rgb) for name, img in good]
         results = iter(self.moderate_frames(frames))
-        for name, img, t0 in batch:
+        for name, img, t0, decode_ms in batch:
             if isinstance(img, InputError):
                 yield name, img
             else:
                 result = next(results)
+                # The image's own decode time; analyzer times are its share of the batch.
+                result.timings_ms = {"decode": decode_ms, **result.timings_ms}
                 result.timings_ms["total"] = (time.perf_counter() - t0) * 1000
                 yield name, result
 

@@ -93,20 +93,24 @@ def test_banks_lifecycle(tmp_path: Path, isolated_settings: Path) -> None:
     assert analyzer.analyze([Frame("c", 0, 0.0, load_image(WEE).rgb)]) == [[]]
 
 
+TRUNCATED = BROKEN / "small_png-truncated.png"
+
+
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "code"),
     [
-        (("banks", "add", "x", "--label", "Explicit"), "either IMAGE... or --hashes"),
-        (("banks", "add", "x", "--label", "Nope", str(WEE)), "unknown moderation label 'Nope'"),
-        (("banks", "add", "../x", "--label", "Explicit", str(WEE)), "invalid bank name"),
-        (("banks", "add", "x", "--label", "Explicit", str(BROKEN / "small_png-truncated.png")), "truncated"),
-        (("banks", "remove", "nope"), "no bank named 'nope'"),
+        # Usage errors (bad arguments) exit 2 as in every command; unusable inputs exit 1.
+        (("banks", "add", "x", "--label", "Explicit"), "either IMAGE... or --hashes", 2),
+        (("banks", "add", "x", "--label", "Nope", str(WEE)), "unknown moderation label 'Nope'", 2),
+        (("banks", "add", "../x", "--label", "Explicit", str(WEE)), "invalid bank name", 2),
+        (("banks", "add", "x", "--label", "Explicit", str(TRUNCATED)), "truncated", 1),
+        (("banks", "remove", "nope"), "no bank named 'nope'", 1),
     ],
     ids=["no-input", "bad-label", "bad-name", "bad-image", "remove-unknown"],
 )
-def test_banks_errors(args: tuple[str, ...], message: str, isolated_settings: Path) -> None:
+def test_banks_errors(args: tuple[str, ...], message: str, code: int, isolated_settings: Path) -> None:
     run = fw(*args)
-    assert run.returncode == 1
+    assert run.returncode == code
     assert message in run.stderr
     assert BankStore(isolated_settings / "banks").names() == []
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from tests.conftest import BROKEN, IMAGES, real_images
 
@@ -115,3 +116,15 @@ def test_usage_errors_exit_2(args: list[str], message: str) -> None:
     assert proc.returncode == 2
     assert message in proc.stderr
     assert proc.stdout == ""
+
+
+def test_json_timings_are_each_images_own_decode_time(tmp_path: Path) -> None:
+    # A batch shares its analyzer time; each image still gets its own decode time.
+    big, small = tmp_path / "big.png", tmp_path / "small.png"
+    Image.new("RGB", (2000, 2000), (10, 200, 30)).save(big)
+    Image.new("RGB", (16, 16), (10, 200, 30)).save(small)
+    proc = run("--json", "--analyzers", "hashlist", str(big), str(small))
+    assert proc.returncode == 0, proc.stderr
+    timings = [json.loads(line)["TimingsMillis"] for line in proc.stdout.splitlines()]
+    assert [set(t) for t in timings] == [{"decode", "hashlist", "total"}] * 2
+    assert timings[0]["decode"] > timings[1]["decode"]

@@ -44,8 +44,9 @@ def _id(row: dict[str, str]) -> str:
 
 
 def test_expected_table_is_complete() -> None:
-    # Guards the filter above: a change in the TSV must not silently drop rows.
-    assert len(EXPECTED) >= 38
+    # Guards the filter above: a change in the TSV must not silently drop rows
+    # (33 vendored in tests/data; 38 in the full upstream snapshot).
+    assert len(EXPECTED) >= 33
     names = {Path(r["image"]).name for r in EXACT}
     assert names == {"LA.png", "I16.png", "rgb.jpeg", "RANDOM_IMAGE_from_base64.png"}
 
@@ -78,16 +79,41 @@ EXIF_ROTN = {
 }
 
 
+EXIF_DIR = PDQ_DATA / "reg-test-input" / "exif-rotn"
+
+
 @pytest.mark.parametrize(("name", "expected"), sorted(EXIF_ROTN.items()))
 def test_exif_orientation_is_ignored_like_upstream(name: str, expected: str) -> None:
-    got = hash_image(PDQ_DATA / "reg-test-input" / "exif-rotn" / name)
+    if not (EXIF_DIR / name).is_file():
+        pytest.skip("exif-rotn photos (3-4 MB each) are not vendored; see tests/data/PROVENANCE.md")
+    got = hash_image(EXIF_DIR / name)
     assert got.distance(expected) <= UPSTREAM_TOLERANCE
+
+
+def test_exif_orientation_tag_does_not_change_the_hash(tmp_path: Path) -> None:
+    # The vendored stand-in for the upstream set above: the same JPEG bytes with and
+    # without an Orientation tag hash alike; the upright pixels hash far away.
+    with Image.open(PDQ_DATA / "bridge-mods" / "aaa-orig.jpg") as img:
+        pixels = img.convert("RGB")
+    plain, tagged = tmp_path / "plain.jpg", tmp_path / "tagged.jpg"
+    pixels.save(plain, quality=95)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to view
+    pixels.save(tagged, quality=95, exif=exif)
+    stored = hash_image(tagged)
+    assert stored.hex == hash_image(plain).hex
+    upright = load_image(tagged).rgb
+    assert upright.shape[:2] == (pixels.width, pixels.height)  # the loader option does rotate
+    assert load_image(tagged, exif_transpose=False).rgb.shape[:2] == (pixels.height, pixels.width)
+    assert hash_rgb(upright).distance(stored.hex) > 31
 
 
 def test_upright_pixels_would_not_match_upstream() -> None:
     # Proves the orientation choice matters: the upright (EXIF-applied) hash of a
     # 90-degree-tagged photo is far from upstream's.  Also checks the loader option.
-    path = PDQ_DATA / "reg-test-input" / "exif-rotn" / "exif-rotn-6.jpg"
+    path = EXIF_DIR / "exif-rotn-6.jpg"
+    if not path.is_file():
+        pytest.skip("exif-rotn photos are not vendored; the tagged-copy test above covers this")
     upright = load_image(path).rgb
     stored = load_image(path, exif_transpose=False).rgb
     assert stored.shape[:2] == (3024, 4032)  # as stored; the tag (6) says "rotate 90"
@@ -102,12 +128,21 @@ def test_grayscale_copy_is_distance_zero(tmp_path: Path) -> None:
     assert hash_image(original).distance(hash_image(gray)) == 0
 
 
-MODES = sorted(p for p in (PDQ_DATA / "misc-images" / "modes").iterdir() if p.suffix != ".md")
+MODES_DIR = PDQ_DATA / "misc-images" / "modes"
+# Upstream's larger mode copies are not vendored; they are re-made from original.jpg
+# with upstream's own recipe (modes/README.md: open, convert(mode), save).
+REMADE_MODES = {"L.png": "L", "LA.png": "LA", "P.png": "P", "RGBA.png": "RGBA", "CMYK.jpg": "CMYK"}
+MODES = sorted({p.name for p in MODES_DIR.iterdir() if p.suffix != ".md"} | set(REMADE_MODES))
 
 
-@pytest.mark.parametrize("path", MODES, ids=lambda p: p.name)
-def test_every_pillow_mode_hashes_like_the_original(path: Path) -> None:
-    original = hash_image(PDQ_DATA / "misc-images" / "modes" / "original.jpg")
+@pytest.mark.parametrize("name", MODES)
+def test_every_pillow_mode_hashes_like_the_original(name: str, tmp_path: Path) -> None:
+    path = MODES_DIR / name
+    if not path.is_file():
+        path = tmp_path / name
+        with Image.open(MODES_DIR / "original.jpg") as img:
+            img.convert(REMADE_MODES[name]).save(path)
+    original = hash_image(MODES_DIR / "original.jpg")
     assert original.distance(hash_image(path)) <= 8
 
 

@@ -79,23 +79,28 @@ def test_every_present_sample_video_matches_upstream(stem: str, downsample: int)
     assert assert_like_upstream(stem, downsample) >= 0.95
 
 
+VENDORED = {
+    "doorknob-hd-no-bar",
+    "pattern-sd-grey-bar",
+    "pattern-sd-with-small-logo-bar",
+    "test-padded-dimensions",
+}
+
+
 def test_sample_videos_are_present() -> None:
-    assert len(PRESENT) == 14  # the 4 MiB+ originals are absent from the snapshot (VPDQ_INDEX.tsv)
+    # tests/data vendors four of upstream's sample videos (PROVENANCE.md); a fuller copy has more.
+    assert set(PRESENT) >= VENDORED
 
 
 # --- matching -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("query", "original"),
-    [("chair-22-sd-grey-bar", "chair-orig-22-sd-bar")],
-)
-def test_transformed_copies_match_their_original(query: str, original: str) -> None:
+def test_transformed_copies_match_their_original() -> None:
+    query, original = "pattern-sd-with-small-logo-bar", "pattern-sd-grey-bar"
     result = match(our_hash(query, 128), our_hash(original, 128))
     assert result.is_match(compared_threshold=80.0)
-    assert not match(
-        our_hash(query, 128), our_hash("pattern-sd-grey-bar" if "chair" in query else "chair-19-sd-bar", 128)
-    ).is_match(compared_threshold=1.0)
+    other = our_hash("doorknob-hd-no-bar", 128)
+    assert not match(our_hash(query, 128), other).is_match(compared_threshold=1.0)
 
 
 @pytest.mark.slow
@@ -113,9 +118,12 @@ def test_transformed_copies_match_their_original(query: str, original: str) -> N
         ("pattern-sd-with-large-logo-bar", "pattern-sd-grey-bar", False),  # large logo again
         ("pattern-hd-no-bar", "chair-orig-22-sd-bar", False),
         ("doorknob-hd-no-bar", "chair-orig-22-sd-bar", False),
+        ("doorknob-hd-no-bar", "pattern-sd-grey-bar", False),  # vendored
     ],
 )
 def test_transformed_copies_table(query: str, original: str, matches: bool) -> None:
+    if not {query, original} <= set(PRESENT):
+        pytest.skip(f"{query} or {original} is not vendored (tests/data/PROVENANCE.md)")
     ours = match(our_hash(query, 128), our_hash(original, 128))
     upstream = match(
         read_hashes(SAMPLE_HASHES / f"{query}-128x128.txt"),

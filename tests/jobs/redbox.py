@@ -24,6 +24,7 @@ class RedBoxConfig(AnalyzerConfig):
     type: Literal["redbox"] = "redbox"
     min_fraction: float = 0.005
     delay_ms: float = 0.0  # per batch: makes a scan slow enough to kill mid-way
+    interval_s: float = 0.0  # like ocr_text: look at most once per interval of media time
 
 
 @register("redbox", RedBoxConfig, "Test analyzer: red squares are Blood & Gore.")
@@ -33,6 +34,7 @@ class RedBox:
 
     def __init__(self, config: RedBoxConfig) -> None:
         self.config = config
+        self._last_pts: dict[str, float] = {}
 
     def labels(self) -> frozenset[str]:
         return frozenset({LABEL})
@@ -43,6 +45,11 @@ class RedBox:
         return [self._one(f) for f in frames]
 
     def _one(self, frame: Frame) -> list[Detection]:
+        if self.config.interval_s:
+            last = self._last_pts.get(frame.channel)
+            if last is not None and 0 < frame.pts_ms - last < self.config.interval_s * 1000:
+                return []  # not due: this frame is not looked at
+            self._last_pts[frame.channel] = frame.pts_ms
         img = frame.image.astype(np.int16)
         red = (img[..., 0] > 170) & (img[..., 1] < 90) & (img[..., 2] < 90)
         if red.mean() < self.config.min_fraction:

@@ -8,7 +8,7 @@ import framewarden.api.admission as admission
 import framewarden.api.routers.notifications as notifications_router
 import framewarden.api.storage_errors as storage_errors
 from framewarden import __version__
-from framewarden.api import errors, rekognition
+from framewarden.api import docs, errors, rekognition
 from framewarden.api.routers import (
     alerts,
     channels,
@@ -36,9 +36,11 @@ def create_app(runtime: Runtime) -> FastAPI:
         title="framewarden",
         version=__version__,
         summary="Self-hosted, real-time moderation of live streams, videos and images.",
-        docs_url="/docs",
+        docs_url=None,  # served by api/docs.py from package files, not a CDN
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
+    docs.install(app)
     app.state.runtime = runtime
     install_log_redaction()  # no log line (uvicorn's access log included) carries a key or a password
     errors.install(app)

@@ -14,6 +14,7 @@ import sys
 import typer
 
 from framewarden import __version__
+from framewarden.cli._errors import FramewardenGroup
 
 _app = typer.Typer(
     name="framewarden",
@@ -21,6 +22,7 @@ _app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
+    cls=FramewardenGroup,
 )
 
 

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-out = Console()  # results
-err = Console(stderr=True)  # progress, warnings, errors
+# emoji=False: user strings (file, bank and label names) such as "hashlist:bank:x" must
+# print as written, not as Rich emoji codes; markup in them is escaped where they are printed.
+out = Console(emoji=False)  # results
+err = Console(stderr=True, emoji=False)  # progress, warnings, errors
 
 
 def walk_inputs(paths: list[str], accept: set[str] | frozenset[str] | None = None) -> Iterator[str]:
@@ -27,3 +29,15 @@ def walk_inputs(paths: list[str], accept: set[str] | frozenset[str] | None = Non
                     yield str(child)
         else:
             yield raw
+
+
+def nothing_to_do(paths: list[str], what: str) -> str:
+    """The one-line error for inputs that hold nothing to work on (``what``: "images")."""
+    from framewarden.jobs.manifest import VIDEO_SUFFIXES
+
+    named = ", ".join(paths) or "(no path given)"
+    message = f"{named}: no {what} found"
+    videos = [p for p in walk_inputs(paths, VIDEO_SUFFIXES) if Path(p).suffix.lower() in VIDEO_SUFFIXES]
+    if videos:
+        message += f" (it holds videos: use `framewarden scan {named}`)"
+    return message

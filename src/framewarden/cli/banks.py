@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from framewarden.cli._common import err, out
+from framewarden.cli._common import err, nothing_to_do, out
+from framewarden.cli._errors import USAGE_EXIT
 from framewarden.cli.hash import hash_paths
 from framewarden.config import get_settings
 from framewarden.errors import FramewardenError
@@ -27,9 +29,10 @@ def _store() -> BankStore:
     return BankStore(get_settings().banks_dir)
 
 
-def _fail(message: object) -> typer.Exit:
+def _fail(message: object, code: int = 1) -> typer.Exit:
+    """Exit 1: an input could not be used; exit 2 (USAGE_EXIT): bad arguments, as every command."""
     err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
-    return typer.Exit(1)
+    return typer.Exit(code)
 
 
 def _entries_from_images(paths: list[str]) -> tuple[list[BankEntry], int]:
@@ -69,16 +72,21 @@ def add(
     """Create a bank or append to it, from images or a hashes file."""
     images = images or []
     if bool(images) == (hashes is not None):
-        raise _fail("give either IMAGE... or --hashes FILE (one of the two)")
+        raise _fail("give either IMAGE... or --hashes FILE (one of the two)", USAGE_EXIT)
     try:
         check_bank_name(name)
         check_label(label)
+    except FramewardenError as exc:
+        raise _fail(exc, USAGE_EXIT) from None
+    try:
         if hashes is not None:
             entries, failed = read_hashes_file(hashes), 0
         else:
             entries, failed = _entries_from_images(images)
         if failed:
             raise _fail(f"{failed} image(s) could not be hashed; bank {name!r} not changed")
+        if not entries and hashes is None:
+            raise _fail(nothing_to_do(images, "images"), USAGE_EXIT)
         result = _store().add(name, label, entries, description=description)
     except FramewardenError as exc:
         raise _fail(exc) from None
@@ -113,11 +121,12 @@ def list_banks(
         ]
         typer.echo(json.dumps(rows, indent=1))
         return
-    table = Table(title=f"Hash banks in {_store().root}")
+    table = Table(title=f"Hash banks in {escape(str(_store().root))}")
     for column in ("Name", "Label", "Hashes", "Description", "Updated"):
         table.add_column(column, justify="right" if column == "Hashes" else "left")
     for b in banks:
-        table.add_row(b.name, b.label, str(len(b.entries)), b.description, b.updated_at)
+        cells = (escape(b.name), escape(b.label), str(len(b.entries)), escape(b.description or ""))
+        table.add_row(*cells, b.updated_at)
     out.print(table)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import typer
+from rich.markup import escape
 
 from framewarden.actions.evidence import EvidenceStore
 from framewarden.cli._common import err, out
@@ -28,12 +29,15 @@ def prune(
             now=time.time(), clean_days=clean_days, flagged_days=flagged_days, dry_run=dry_run
         )
     except FramewardenError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
     for key in result.deleted:
         out.print(key, markup=False, highlight=False)
     verb = "would delete" if dry_run else "deleted"
-    err.print(f"{verb} {len(result.deleted)} files, kept {result.kept} in {store.blobs.location}")
+    err.print(
+        f"{verb} {len(result.deleted)} files, kept {result.kept} in {store.blobs.location}",
+        markup=False, highlight=False, soft_wrap=True,
+    )  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:

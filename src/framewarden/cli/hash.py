@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from framewarden.cli._common import err, walk_inputs
+from framewarden.cli._common import err, nothing_to_do, walk_inputs
 from framewarden.config import get_settings
 from framewarden.errors import InputError
 from framewarden.hashing.pdq import PdqHash, hash_image
@@ -43,8 +43,9 @@ def hash_command(
     ] = False,
 ) -> None:
     """Print the PDQ hash (64 hex) and quality (0-100) of each image."""
-    failed = 0
+    failed = seen = 0
     for source, result in hash_paths(paths):
+        seen += 1
         if result is None:
             failed += 1
             continue
@@ -52,6 +53,9 @@ def hash_command(
             typer.echo(json.dumps({"Source": source, "PDQ": result.hex, "Quality": result.quality}))
         else:
             typer.echo(f"{result.hex}\t{result.quality}\t{source}")
+    if not seen:
+        err.print(f"error: {nothing_to_do(paths, 'images')}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
     if failed:
         raise typer.Exit(1)
 

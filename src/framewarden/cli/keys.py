@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from framewarden.cli._common import err, out
@@ -57,7 +58,7 @@ def create(
                 row, full = repo.create_key(session, name=name or role, role=role)  # type: ignore[arg-type]
                 info = {"id": row.id, "name": row.name, "role": row.role, "key": full}
     except FramewardenError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
     finally:
         db.close()
@@ -75,8 +76,9 @@ def create(
         typer.echo(json.dumps(info))
     else:
         out.print(
-            f"created {info['role']} key {info['id']} ({info['name']}); store it now, it is not shown again:"
-        )
+            f"created {info['role']} key {info['id']} ({info['name']}); store it now, it is not shown again:",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
         typer.echo(info["key"])
 
 
@@ -106,7 +108,7 @@ def list_keys(as_json: bool = typer.Option(False, "--json")) -> None:
         return
     table = Table("id", "name", "role", "created", "last used")
     for row in rows:
-        table.add_row(row["id"], row["name"], row["role"], row["created_at"], row["last_used_at"])
+        table.add_row(*(escape(row[c]) for c in ("id", "name", "role", "created_at", "last_used_at")))
     out.print(table)
 
 
@@ -120,7 +122,7 @@ def revoke(key_id: str) -> None:
         with db.begin() as session:
             repo.revoke_key(session, key_id=key_id)
     except FramewardenError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from None
     finally:
         db.close()

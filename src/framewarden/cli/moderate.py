@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from framewarden.cli._common import err, out, walk_inputs
+from framewarden.cli._common import err, nothing_to_do, out, walk_inputs
 from framewarden.config import get_settings
 from framewarden.errors import FramewardenError, InputError
 from framewarden.media.image import IMAGE_SUFFIXES
@@ -53,8 +53,9 @@ def moderate(
     except FramewardenError as exc:
         _usage(str(exc))
 
-    failed = 0
+    failed = seen = 0
     for source, result in moderator.moderate_many(walk_inputs(paths, IMAGE_SUFFIXES)):
+        seen += 1
         if isinstance(result, Exception):
             failed += 1
             _report_error(source, result, as_json)
@@ -63,12 +64,14 @@ def moderate(
             typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
         else:
             out.print(render(result))
+    if not seen:
+        _usage(nothing_to_do(paths, "images"))
     if failed:
         raise typer.Exit(EXIT_INPUT_ERROR)
 
 
 def _usage(message: str) -> NoReturn:
-    err.print(f"error: {escape(message)}", highlight=False)
+    err.print(f"error: {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_USAGE)
 
 

@@ -5,7 +5,9 @@ and CSV manifests.  Each input gets a ``GetContentModeration``-shaped JSON in
 ``--out``, written when the input is done; ``--resume`` skips what an
 earlier (possibly killed) run finished.  A completion report CSV lists every
 input with its status.  Exit code: 0 when every input succeeded, 1 when any
-failed, 2 for a usage error.
+failed, 2 for a usage error (and for ``--resume`` with other settings than
+the run that wrote ``--out``), 130 when stopped by Ctrl-C: the inputs done so
+far are saved, the report lists the rest as INTERRUPTED, ``--resume`` finishes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -32,7 +35,7 @@ from framewarden.errors import FramewardenError
 from framewarden.jobs.manifest import expand_inputs
 from framewarden.jobs.report import write_report
 from framewarden.jobs.results import Aggregate, Counters
-from framewarden.jobs.scan import Scanner, ScanOptions
+from framewarden.jobs.scan import Scanner, ScanOptions, analyzer_intervals_ms
 from framewarden.jobs.state import ScanState
 
 DEFAULT_OUT = Path("framewarden-scan")
@@ -55,7 +58,7 @@ class RichListener:
     def on_start(self, source: str, metadata: Any) -> None:
         total = float(metadata.duration_ms) / 1000 or None
         name = Path(source).name if "://" not in source else source.rsplit("/", 1)[-1]
-        task = self.progress.add_task(name[:40], total=total, fps="")
+        task = self.progress.add_task(escape(name[:40]), total=total, fps="")
         with self._lock:
             self._tasks[source] = (task, time.monotonic())
 
@@ -151,8 +154,18 @@ def scan(
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     if not sources:
-        err.print("error: no input (give files, folders, URLs or --manifest)", markup=False)
+        named = ", ".join(inputs or []) or "(none given)"
+        err.print(
+            f"error: {named}: no video files to scan (give files, folders, URLs or --manifest)",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
         raise typer.Exit(2)
+    state = ScanState(out_dir)
+    try:
+        state.check()
+    except FramewardenError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
     settings = get_settings()
     try:
         from framewarden.moderator import Moderator
@@ -175,6 +188,23 @@ def scan(
         resume=resume,
         transcribe=transcribe,
     )
+    try:
+        state.bind_settings(
+            {
+                "analyzers": sorted(moderator.model_versions),
+                "model_versions": moderator.model_versions,
+                "sample_interval_s": options.sample_interval_s,
+                "aggregate": options.aggregate.value,
+                "min_confidence": moderator.min_confidence,
+                "max_side": options.max_side,
+                "dedup": options.dedup,
+                "dedup_distance": options.dedup_max_distance,
+            },
+            resume=resume,
+        )
+    except (FramewardenError, OSError) as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -195,15 +225,16 @@ def scan(
             from framewarden.engines.ray_scan import RayOptions, RayScanner
 
             scanner = RayScanner(
-                _parse_analyzers(analyzers), options, ScanState(out_dir), settings,
+                _parse_analyzers(analyzers), options, state, settings,
                 ray_options=RayOptions(address=address), listener=listener,
                 model_versions=moderator.model_versions, min_confidence=moderator.min_confidence,
+                intervals_ms=analyzer_intervals_ms(moderator.analyzers),
             )  # fmt: skip
         else:
             scanner = Scanner(
                 moderator,
                 options,
-                ScanState(out_dir),
+                state,
                 settings=settings,
                 listener=listener,
                 model_versions=moderator.model_versions,
@@ -216,6 +247,14 @@ def scan(
             raise typer.Exit(2) from None
     report_path = report or out_dir / "report.csv"
     write_report(report_path, [o.report_row() for o in outcomes])
+    if scanner.stopped:
+        done = sum(o.succeeded for o in outcomes)
+        err.print(
+            f"interrupted: {done} of {len(outcomes)} inputs done and saved; report {report_path}; "
+            "run the same command with --resume to finish",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
+        raise typer.Exit(130)
     failed = [o for o in outcomes if not o.succeeded]
     for o in outcomes:
         labels = ", ".join(lab["Name"] for lab in o.body.get("Summary", {}).get("Labels", [])[:3])

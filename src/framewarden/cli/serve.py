@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import Iterator
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from framewarden.cli._common import err
 from framewarden.config import get_settings
@@ -45,21 +47,28 @@ def serve(
     app = create_app(runtime)
     bind_host = host or settings.host
     bind_port = settings.port if port is None else port
+    url = f"http://{bind_host}:{bind_port}"
+    # soft_wrap: `make run` logs this to a file or pipe, where Rich would wrap at 80
+    # columns and split the command a user pastes.
+    say = functools.partial(err.print, soft_wrap=True, highlight=False)
     if settings.auth_enabled and runtime.count_keys() == 0:
         if demo:
             key = runtime.create_key("demo-admin", "admin")
-            err.print(f"[green]demo:[/] created an admin API key (shown once): [bold]{key}[/]")
-            err.print(f"  try: curl -H 'Authorization: Bearer {key}' http://{host or settings.host}:"
-                      f"{settings.port if port is None else port}/v1/alerts")  # fmt: skip
+            say(f"[green]demo:[/] created an admin API key (shown once): [bold]{escape(key)}[/]")
+            say(f"  try: curl -H 'Authorization: Bearer {escape(key)}' {escape(url)}/v1/alerts")
         else:
-            err.print(
+            say(
                 "[yellow]no API key exists yet:[/] create one with "
                 "[bold]framewarden keys create --role admin[/] (same data directory)"
             )
-    err.print(
-        f"framewarden serving on http://{bind_host}:{bind_port} (docs at /docs), data in {settings.data_dir}"
-    )
-    err.print(f"dashboard: http://{bind_host}:{bind_port}/ (sign in with an API key)")
+    elif settings.auth_enabled and demo:
+        say(
+            "[green]demo:[/] API keys already exist in this data directory (a key is shown only "
+            "when it is created): make a new one with [bold]framewarden keys create --role admin "
+            "--name me[/], or list them with [bold]framewarden keys list[/]"
+        )
+    say(f"framewarden serving on {escape(url)} (docs at /docs), data in {escape(str(settings.data_dir))}")
+    say(f"dashboard: {escape(url)}/ (sign in with an API key)")
     server = _DrainingServer(
         uvicorn.Config(app, host=bind_host, port=bind_port, log_level=level.lower(), lifespan="off")
     )

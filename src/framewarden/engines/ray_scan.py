@@ -196,6 +196,7 @@ class _RelayListener:
 
 
 def scan_one(
+    intervals_ms: dict[str, float],
     source: str,
     options: ScanOptions,
     settings: Settings,
@@ -214,6 +215,7 @@ def scan_one(
         listener=_RelayListener(relay),
         model_versions=model_versions,
         min_confidence=min_confidence,
+        intervals_ms=intervals_ms,
     )
     pool = _ActorPool(actors, options.max_batch, max(options.max_wait_ms, 5.0))
     try:
@@ -237,7 +239,9 @@ class RayScanner:
     listener: ScanListener = field(default_factory=NullListener)
     model_versions: dict[str, str] = field(default_factory=dict)
     min_confidence: float = 50.0
+    intervals_ms: dict[str, float] = field(default_factory=dict)  # see Scanner.intervals_ms
     actor_stats: list[dict[str, float]] = field(default_factory=list)
+    stopped: bool = field(default=False, init=False)  # Ctrl-C: what was done is saved, the rest is not
     _relay_ok: bool = field(default=True, init=False, repr=False)
 
     def run(self, sources: Sequence[str]) -> list[ScanOutcome]:
@@ -254,8 +258,11 @@ class RayScanner:
             else:
                 todo.append(source)
         if todo:
-            self._run_tasks(ray, todo, outcomes)
-        return [outcomes[s] for s in sources]
+            try:
+                self._run_tasks(ray, todo, outcomes)
+            except KeyboardInterrupt:
+                self.stopped = True  # the tasks were cancelled; finished videos are saved
+        return [outcomes.get(s) or ScanOutcome.interrupted(s, self.state.result_path(s)) for s in sources]
 
     def _start_actors(self, ray: Any) -> list[Any]:
         ro, opts = self.ray_options, self.options
@@ -281,6 +288,7 @@ class RayScanner:
         task = ray.remote(scan_one).options(num_cpus=ro.task_cpus, max_retries=ro.task_retries)
         pending = {
             task.remote(
+                self.intervals_ms,
                 s,
                 self.options,
                 self.settings,

@@ -15,11 +15,17 @@ not be decoded, a gap in the stream) longer than ``merge_gap_ms`` (default:
 two sample steps) ends a segment.  ``StartTimestampMillis`` and
 ``EndTimestampMillis`` are the timestamps of the first and last sampled
 frames that show the label; ``DurationMillis`` is their difference.
+
+Analyzers that look only once per interval of media time (``ocr_text``'s
+``interval_s``) do not see the frames in between: those frames do not end the
+segments of that analyzer's labels.  A segment then spans from the first to
+the last analysis that saw the label, joined across gaps up to the analyzer's
+interval (``label_span_ms``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -91,8 +97,15 @@ def timestamp_entries(frames: Sequence[AnalyzedFrame]) -> list[dict[str, Any]]:
     return entries
 
 
-def segments(frames: Sequence[AnalyzedFrame], merge_gap_ms: float) -> list[Segment]:
-    """Runs of consecutive analyzed frames that show a label (see module doc)."""
+def segments(
+    frames: Sequence[AnalyzedFrame], merge_gap_ms: float, label_span_ms: Mapping[str, float] | None = None
+) -> list[Segment]:
+    """Runs of consecutive analyzed frames that show a label (see module doc).
+
+    ``label_span_ms``: per label, the interval of the analyzer that finds it; a frame
+    without the label within that time of its last sighting does not end its run.
+    """
+    spans = label_span_ms or {}
     ordered = sorted(frames, key=lambda f: f.pts_ms)
     open_runs: dict[str, tuple[float, float, ModerationLabel]] = {}  # name -> start, end, peak
     closed: list[Segment] = []
@@ -101,7 +114,8 @@ def segments(frames: Sequence[AnalyzedFrame], merge_gap_ms: float) -> list[Segme
         hole = previous_end is not None and frame.pts_ms - previous_end > merge_gap_ms
         present = {label.name: label for label in frame.labels}
         for name in list(open_runs):
-            if hole or name not in present:
+            unseen = name not in present and frame.pts_ms - open_runs[name][1] > spans.get(name, 0.0)
+            if hole or unseen:
                 start, end, peak = open_runs.pop(name)
                 closed.append(Segment(start, end, peak))
         for name, label in present.items():
@@ -147,6 +161,7 @@ class VideoResult:
     wall_s: float = 0.0
     aggregate: Aggregate = Aggregate.TIMESTAMPS
     merge_gap_ms: float = 0.0
+    label_span_ms: dict[str, float] = field(default_factory=dict)  # see segments()
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"Source": self.source, "JobStatus": self.status.value}
@@ -155,7 +170,9 @@ class VideoResult:
         body["VideoMetadata"] = self.metadata
         body["ModerationModelVersion"] = model_version(self.model_versions)
         if self.aggregate is Aggregate.SEGMENTS:
-            body["ModerationLabels"] = [s.to_rekognition() for s in segments(self.frames, self.merge_gap_ms)]
+            body["ModerationLabels"] = [
+                s.to_rekognition() for s in segments(self.frames, self.merge_gap_ms, self.label_span_ms)
+            ]
             body["GetRequestMetadata"] = {"SortBy": "TIMESTAMP", "AggregateBy": "SEGMENTS"}
         else:
             body["ModerationLabels"] = timestamp_entries(self.frames)

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import collections
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -92,12 +93,24 @@ class NullListener:
         pass
 
 
+INTERRUPTED = "INTERRUPTED"  # report status of an input a stopped scan did not finish (not saved)
+
+
+class ScanInterrupted(Exception):
+    """Raised in a worker when the scan is asked to stop (Ctrl-C)."""
+
+
 @dataclass(slots=True)
 class ScanOutcome:
     source: str
     body: dict[str, Any]
     result_file: Path
     resumed: bool = False  # taken from an earlier run, not scanned now
+
+    @classmethod
+    def interrupted(cls, source: str, path: Path) -> ScanOutcome:
+        message = f"{source}: scan stopped before this input finished; --resume scans it again"
+        return cls(source, {"Source": source, "JobStatus": INTERRUPTED, "StatusMessage": message}, path)
 
     @property
     def succeeded(self) -> bool:
@@ -120,6 +133,15 @@ def _default_opener() -> Opener:
     return open_video
 
 
+def analyzer_intervals_ms(analyzers: Sequence[Any]) -> dict[str, float]:
+    """Analyzer name -> its analysis interval in ms, for analyzers that look once per interval."""
+    return {
+        str(a.name): float(getattr(a.config, "interval_s", 0) or 0) * 1000
+        for a in analyzers
+        if float(getattr(getattr(a, "config", None), "interval_s", 0) or 0) > 0
+    }
+
+
 @dataclass
 class Scanner:
     """Scans inputs with one moderator; see the module doc."""
@@ -133,7 +155,16 @@ class Scanner:
     model_versions: dict[str, str] = field(default_factory=dict)
     min_confidence: float = 50.0
 
+    intervals_ms: dict[str, float] | None = None  # None: read from the moderator's analyzers
+
     def __post_init__(self) -> None:
+        # Analyzers that look once per interval (ocr_text): their labels' segments span the gaps.
+        self._intervals_ms = (
+            analyzer_intervals_ms(getattr(self.moderator, "analyzers", []))
+            if self.intervals_ms is None
+            else dict(self.intervals_ms)
+        )
+        self.stop_event = threading.Event()  # set: workers abandon their video at the next frame
         self.evidence = EvidenceWriter(
             self.state.out_dir / "evidence", self.options.evidence_flagged, self.options.evidence_clean
         )
@@ -144,13 +175,36 @@ class Scanner:
         opts = self.options
         batcher = InferenceBatcher(self.moderator, max_batch=opts.max_batch, max_wait_ms=opts.max_wait_ms)
         batcher.start()
+        pool = ThreadPoolExecutor(max_workers=opts.workers, thread_name_prefix="fw-scan")
+        futures = [pool.submit(self._one, s, batcher) for s in sources]
         try:
-            with ThreadPoolExecutor(max_workers=opts.workers, thread_name_prefix="fw-scan") as pool:
-                return list(pool.map(lambda s: self._one(s, batcher), sources))
+            try:
+                while wait(futures, timeout=0.5).not_done:  # short waits: Ctrl-C is seen at once
+                    pass
+            except KeyboardInterrupt:
+                self.stop()
+            pool.shutdown(wait=True, cancel_futures=self.stop_event.is_set())
+            return [self._outcome(s, f) for s, f in zip(sources, futures, strict=True)]
         finally:
+            pool.shutdown(wait=False, cancel_futures=True)
             batcher.close(timeout=30)
 
+    def stop(self) -> None:
+        """Ask the scan to stop soon: videos in progress are abandoned (not saved), none start."""
+        self.stop_event.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self.stop_event.is_set()
+
+    def _outcome(self, source: str, future: Future[ScanOutcome]) -> ScanOutcome:
+        if future.cancelled() or isinstance(future.exception(), ScanInterrupted):
+            return ScanOutcome.interrupted(source, self.state.result_path(source))
+        return future.result()
+
     def _one(self, source: str, batcher: InferenceBatcher) -> ScanOutcome:
+        if self.stop_event.is_set():
+            raise ScanInterrupted(source)
         if self.options.resume:
             done = self.state.completed(source)
             if done is not None:
@@ -188,6 +242,8 @@ class Scanner:
         started = time.perf_counter()
         try:
             self._decode_and_analyze(source, batcher, result)
+        except ScanInterrupted:
+            raise
         except InputError as exc:
             result.status, result.status_message, result.error_kind = JobStatus.FAILED, str(exc), exc.kind
         except Exception as exc:
@@ -217,6 +273,8 @@ class Scanner:
                 channel=source, sample_interval_s=opts.sample_interval_s, max_side=opts.max_side
             )
             for frame in frames:
+                if self.stop_event.is_set():
+                    raise ScanInterrupted(source)
                 counters.sampled += 1
                 if dedup.should_analyze(frame):
                     pending.append(_Pending(frame.pts_ms, frame, batcher.submit(frame)))
@@ -247,7 +305,22 @@ class Scanner:
         moderation = item.future.result()  # a failed batch fails this video
         result.counters.analyzed += 1
         labels = tuple(moderation.labels)
+        if self._intervals_ms:
+            _note_spans(result.label_span_ms, moderation, self._intervals_ms)
         result.frames.append(AnalyzedFrame(item.pts_ms, labels, item.pts_ms))
         if self.evidence.enabled and item.frame is not None:
             self.evidence.save(source, item.frame, moderation)
         return 1
+
+
+def _note_spans(
+    spans: dict[str, float], moderation: ModerationResult, intervals_ms: dict[str, float]
+) -> None:
+    """Record, per label, the interval of the (interval-scheduled) analyzer that found it."""
+    from framewarden import taxonomy
+
+    for det in moderation.visible_detections():
+        interval = intervals_ms.get(det.analyzer, 0.0)
+        if interval and taxonomy.is_label(det.label):
+            for name in (det.label, *taxonomy.ancestors(det.label)):
+                spans[name] = max(spans.get(name, 0.0), interval)

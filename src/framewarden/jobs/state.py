@@ -8,6 +8,11 @@ an input is complete exactly when its JSON exists.  A scan killed mid-way
 leaves no result for the video it was working on, so resuming redoes that
 video from the start and skips the finished ones; nothing is lost and nothing
 is counted twice.  Failed inputs are retried on resume (a timeout may pass).
+
+The settings that shape results (sampling, analyzers, thresholds, dedup...)
+are stored with the state (``.framewarden/scan-settings.json``); ``--resume``
+with different ones is refused, naming what changed, so one folder never mixes
+results of two configurations.
 """
 
 from __future__ import annotations
@@ -21,10 +26,27 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from framewarden import fsutil
+from framewarden.errors import InputError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _STEM_CHARS = 60
 TMP_SUFFIX = ".part"
+SETTINGS_FILE = Path(".framewarden") / "scan-settings.json"
+
+
+class ResumeMismatchError(InputError):
+    """``--resume`` asked with settings that differ from the run that wrote the folder."""
+
+    kind = "resume_mismatch"
+
+
+def settings_changes(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """``name: old -> new`` for every setting that differs (sorted by name)."""
+    return [
+        f"{key}: {before.get(key, '(unset)')} -> {now.get(key, '(unset)')}"
+        for key in sorted(set(before) | set(now))
+        if before.get(key) != now.get(key)
+    ]
 
 
 def output_stem(source: str) -> str:
@@ -56,8 +78,46 @@ class ScanState:
         self.results_dir = out_dir  # one JSON per input, beside evidence/ and report.csv
 
     def prepare(self) -> None:
+        self.check()
         self.results_dir.mkdir(parents=True, exist_ok=True)
         self.remove_partials()
+
+    def check(self) -> None:
+        """Refuse an output path that is a file (or sits under one) before any work is done."""
+        for path in (self.out_dir, *self.out_dir.parents):
+            if path.exists():
+                if not path.is_dir():
+                    raise InputError(str(self.out_dir), f"{path} exists and is not a folder (--out)")
+                return
+
+    @property
+    def settings_path(self) -> Path:
+        return self.out_dir / SETTINGS_FILE
+
+    def stored_settings(self) -> dict[str, Any] | None:
+        try:
+            body = json.loads(self.settings_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return body if isinstance(body, dict) else None
+
+    def bind_settings(self, settings: dict[str, Any], *, resume: bool) -> None:
+        """Record the run's settings; on resume, refuse if they differ from the stored ones.
+
+        ``settings`` must be JSON-plain (numbers, strings, lists) so that a
+        round trip through the file compares equal.
+        """
+        plain = json.loads(json.dumps(settings, sort_keys=True))
+        if resume:
+            before = self.stored_settings()
+            if before is not None and before != plain:
+                changes = "; ".join(settings_changes(before, plain))
+                raise ResumeMismatchError(
+                    str(self.out_dir),
+                    f"--resume with different settings than the run that wrote it ({changes}); "
+                    "use the same options, or a new --out",
+                )
+        write_json_atomic(self.settings_path, plain)
 
     def remove_partials(self) -> int:
         """Delete temporary files a killed run left behind; returns how many."""

@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from framewarden.config import Settings
 
 PRESIGN_EXPIRES_S = 6 * 3600  # long enough to decode a long video
+MISSING_CREDENTIALS = (
+    "no S3 credentials: set FRAMEWARDEN_S3_ACCESS_KEY_ID and FRAMEWARDEN_S3_SECRET_ACCESS_KEY "
+    "(or s3_access_key_id / s3_secret_access_key in framewarden.toml; AWS_ACCESS_KEY_ID, "
+    "AWS_SECRET_ACCESS_KEY and ~/.aws/credentials also work)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +76,10 @@ def s3_client(settings: Settings, timeout_s: float | None = None) -> Any:
 
 def s3_error(url: str, exc: Exception, timeout_s: float) -> InputError:
     """One typed error for what boto3 raises about an object."""
-    from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
+    from botocore.exceptions import ClientError, ConnectTimeoutError, NoCredentialsError, ReadTimeoutError
 
+    if isinstance(exc, NoCredentialsError):
+        return InputError(url, MISSING_CREDENTIALS)
     if isinstance(exc, ClientError):
         code = str(exc.response.get("Error", {}).get("Code", ""))
         if code in {"404", "NoSuchKey", "NotFound", "NoSuchBucket", "NoSuchVersion"}:

@@ -29,6 +29,13 @@ from framewarden.redact import redact_text, redact_url
 log = logging.getLogger(__name__)
 
 
+def state_line(state: str, reason: str) -> str:
+    """``live``, ``error (connection refused)``; a reason that starts with the state stands alone."""
+    if not reason:
+        return state
+    return reason if reason.startswith(state) else f"{state} ({reason})"
+
+
 @dataclass(frozen=True, slots=True)
 class Backoff:
     """Delays between reconnect attempts: ``initial_s * factor**attempt``, capped, with jitter."""
@@ -120,7 +127,7 @@ class ChannelSupervisor:
             if (state, reason) == (self._state, self._reason):
                 return
             self._state, self._reason, self._since = state, reason, time.time()
-        log.info("channel %s: %s %s", self.name, state.value, reason)
+        log.info("channel %s: %s", self.name, state_line(state.value, reason))
         events = self.worker.context.events
         events.publish(Event("channel_state", {"state": state.value, "reason": reason}, channel=self.name))
 

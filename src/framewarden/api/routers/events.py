@@ -10,7 +10,9 @@ import asyncio
 import contextlib
 
 from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.websockets import WebSocketState
 
 from framewarden.api.auth import presented_key
 from framewarden.api.deps import authenticate
@@ -18,6 +20,18 @@ from framewarden.api.session import same_origin, session_principal
 
 router = APIRouter(prefix="/v1", tags=["events"])
 KINDS = {"alert", "alert_updated", "result", "channel_state", "notification", "job", "video_status", "speech"}
+
+
+async def _refuse(websocket: WebSocket, status: int, detail: str) -> None:
+    """Refuse the handshake with a real HTTP 401/403 and ``{"detail": ...}`` as for every route.
+
+    Servers without the denial-response extension get close code 4401/4403 instead
+    (closing before accepting would otherwise reach the client as a bare 403).
+    """
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(JSONResponse({"detail": detail}, status_code=status))
+    else:
+        await websocket.close(code=4401 if status == 401 else 4403, reason=detail)
 
 
 @router.websocket("/events")
@@ -33,10 +47,10 @@ async def events(
         if principal is None:
             principal = await run_in_threadpool(authenticate, runtime, token)
     except HTTPException as exc:
-        await websocket.close(code=4401 if exc.status_code == 401 else 4403, reason=str(exc.detail))
+        await _refuse(websocket, exc.status_code, str(exc.detail))
         return
     if not principal.allows("viewer"):
-        await websocket.close(code=4403, reason=f"role {principal.role!r} may not read events")
+        await _refuse(websocket, 403, f"role {principal.role!r} may not read events")
         return
     wanted = {k.strip() for k in kinds.split(",")} & KINDS if kinds else None
     await websocket.accept()
@@ -66,5 +80,8 @@ async def events(
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
                 await task
-        with contextlib.suppress(RuntimeError):
-            await websocket.close()
+        # A client that left is not an error: closing an already-closed socket raises
+        # WebSocketDisconnect (or RuntimeError), which the server would log as a crash.
+        if websocket.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await websocket.close()

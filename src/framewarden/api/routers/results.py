@@ -9,7 +9,9 @@ from fastapi import APIRouter, Query
 
 from framewarden.api.deps import SessionDep, ViewerDep
 from framewarden.api.schemas import Page, ResultPublic
+from framewarden.store import channels as channels_repo
 from framewarden.store import results as repo
+from framewarden.store.errors import NotFoundError
 
 router = APIRouter(prefix="/v1", tags=["results"])
 
@@ -36,5 +38,8 @@ def channel_results(
         cursor=cursor,
         limit=limit,
     )
+    if not page.items and cursor is None and channels_repo.get_channel(session, name=name) is None:
+        # 404 as for every other channel route; a deleted channel's stored results stay readable.
+        raise NotFoundError("channel", name)
     items = [ResultPublic.model_validate(r, from_attributes=True).model_dump(mode="json") for r in page.items]
     return Page(items=items, next_cursor=page.next_cursor)
