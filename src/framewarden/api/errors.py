@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from framewarden.engines.capacity import CapacityError
 from framewarden.errors import ConfigError, InputError, TooLargeInputError
 from framewarden.pipeline.channels import DuplicateChannelError, UnknownChannelError
 from framewarden.store.errors import ConflictError, NotFoundError
@@ -22,6 +23,7 @@ STATUS: dict[type[Exception], int] = {
     TooLargeInputError: 413,
     InputError: 422,
     ConfigError: 422,
+    CapacityError: 503,  # no node has room for a live channel (engines/capacity.py)
 }
 
 Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]
