@@ -14,7 +14,6 @@ import os
 import queue
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,7 +51,12 @@ def cluster() -> Iterator[Any]:
 
     c = Cluster(
         initialize_head=True,
-        head_node_args={**LOOPBACK, "num_cpus": 1, "include_dashboard": False, "_system_config": FAST_FAILURE},
+        head_node_args={
+            **LOOPBACK,
+            "num_cpus": 1,
+            "include_dashboard": False,
+            "_system_config": FAST_FAILURE,
+        },
     )
     env = {"PYTHONPATH": os.pathsep.join(sys.path)}  # workers import this checkout and tests/
     # The driver (the API) joins while the head is the only raylet, so it is attached to the
@@ -114,7 +118,9 @@ class Api:
 
 
 @pytest.fixture(scope="module")
-def api(cluster: Any, rtmp: Any, postgres_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+def api(
+    cluster: Any, rtmp: Any, postgres_server: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Api]:
     name = f"fw_live_{os.getpid()}"
     postgres_server.execute(f"CREATE DATABASE {name}")
     settings = Settings(

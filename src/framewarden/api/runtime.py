@@ -120,7 +120,9 @@ class Runtime:
                 context, rules=rules, rule_versions=versions, settings=self.settings
             )
         else:
-            self.channels = ChannelManager(context, rules=rules, rule_versions=versions, settings=self.settings)
+            self.channels = ChannelManager(
+                context, rules=rules, rule_versions=versions, settings=self.settings
+            )
         self._stops.append(lambda: self.channels.close(30.0))
         if self.demo:
             self.add_demo_channel()

@@ -22,7 +22,7 @@ def serve(
     demo: bool = typer.Option(False, "--demo", help="Start with a demo channel fed from a bundled clip."),
     log_level: str = typer.Option(None, "--log-level", help="debug | info | warning | error"),
     engine: str = typer.Option(
-        None, "--engine", help="local (default: channels in this process) | ray (channel actors on a cluster)."
+        None, "--engine", help="local (default: channels in this process) | ray (actors on a cluster)."
     ),
     address: str = typer.Option(
         None, "--address", help="Ray cluster for --engine ray: auto, host:port or ray://host:port."

@@ -73,6 +73,7 @@ class ChannelActor:
         settings: Settings, relay: Any, start: bool,
     ) -> None:  # fmt: skip
         import ray
+        from prometheus_client import CollectorRegistry
 
         from framewarden.actions.alerts import AlertService
         from framewarden.actions.notifiers import Dispatcher, build_notifiers, parse_target
@@ -88,7 +89,6 @@ class ChannelActor:
         from framewarden.store import channels as channels_repo
         from framewarden.store import notifications as notifications_repo
         from framewarden.store.db import open_database
-        from prometheus_client import CollectorRegistry
 
         logging.basicConfig(level=settings.log_level.upper())
         self.name = name
@@ -103,7 +103,9 @@ class ChannelActor:
             bus=self.bus,
         )
         # Escalation stays with the API process; this one only raises and groups.
-        alerts = ServiceAlertSink(AlertService(self.db, self.bus, escalation_s=0, group_s=settings.alert_group_s))
+        alerts = ServiceAlertSink(
+            AlertService(self.db, self.bus, escalation_s=0, group_s=settings.alert_group_s)
+        )
         context = WorkerContext(
             batcher=self.batcher,
             events=self.bus,
