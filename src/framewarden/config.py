@@ -130,7 +130,9 @@ class Settings(BaseSettings):
     )
     live_decode_ms: float = Field(4.0, gt=0, description="CPU ms to decode one frame (full decode).")
     live_keyframe_decode_ms: float = Field(7.0, gt=0, description="CPU ms to decode one keyframe.")
-    live_infer_ms: float = Field(50.0, ge=0, description="CPU ms to analyze one sampled frame.")
+    live_infer_ms: float = Field(
+        65.0, ge=0, description="CPU ms to analyze one sampled frame (default analyzers, bench/live_cost.py)."
+    )
     live_assumed_fps: float = Field(30.0, gt=0, description="Frame rate assumed when placing a channel.")
     live_assumed_gop_s: float = Field(
         2.0, gt=0, description="Keyframe spacing assumed when placing a channel."

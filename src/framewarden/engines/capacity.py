@@ -34,7 +34,7 @@ class CostModel:
 
     decode_ms: float = 4.0  # one frame of a full decode (720p H.264, scaled in the decoder)
     keyframe_decode_ms: float = 7.0  # one keyframe when only keyframes are decoded
-    infer_ms: float = 50.0  # one analyzed frame through the configured analyzers
+    infer_ms: float = 65.0  # one analyzed frame through the default analyzers (nudenet, OCR, hashes)
     fps: float = 30.0
     gop_s: float = 2.0
 
