@@ -103,6 +103,9 @@ class Api:
         stats = self.call("GET", f"/v1/channels/{name}").json()["stats"]["stats"]
         return str(stats.get("node", ""))
 
+    def admitted_on(self, name: str) -> str:
+        return str(self.call("GET", f"/v1/channels/{name}").json()["stats"]["stats"]["admitted_on"])
+
     def wait_event(self, match: Callable[[Event], bool], timeout_s: float) -> Event:
         import time
 
@@ -175,7 +178,10 @@ def test_channels_move_off_a_lost_node_and_capacity_holds(api: Api, cluster: Any
     nodes = {n: api.node(n) for n in CHANNELS}
     worker_id = cluster.worker.node_id
     assert set(nodes.values()) == {worker_id, cluster.head_node.node_id}  # spread: one per node
+    assert all(api.admitted_on(n) == node for n, node in nodes.items())  # where admission put them
     moved = next(n for n, node in nodes.items() if node == worker_id)
+    relay = api.runtime.channels.relay  # type: ignore[attr-defined]
+    assert ray.get(relay.node.remote()) == cluster.head_node.node_id  # beside the API
     metrics = api.call("GET", "/metrics").text
     assert f'framewarden_capacity_cpus{{kind="reserved",node="{worker_id}"}} 0.4' in metrics
 
@@ -211,3 +217,12 @@ def test_channels_move_off_a_lost_node_and_capacity_holds(api: Api, cluster: Any
     assert wait_until(lambda: moved not in server.publishing(), 15)
     other = next(n for n in CHANNELS if n != moved)
     assert api.state(other) == "live"
+
+    # Auto-stop, decided inside the actor: a channel rule that stops the stream on a violation.
+    auto = {"id": "stop-it", "channel": other, "sample_interval_s": 1.0,
+            "labels": {"Explicit": {"alert": 50, "auto_stop": 90}}}  # fmt: skip
+    created = api.call("POST", "/v1/rules", json=auto)
+    assert created.status_code == 201 and created.json()["affected_channels"] == [other]
+    assert wait_until(lambda: api.state(other) == "stopped", 60, 0.5)
+    assert "auto-stop by rule stop-it" in api.call("GET", f"/v1/channels/{other}").json()["reason"]
+    assert wait_until(lambda: other not in server.publishing(), 15)

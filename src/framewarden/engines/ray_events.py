@@ -49,6 +49,12 @@ class EventRelay:
         signal.set()
         self._arrived = asyncio.Event()
 
+    async def node(self) -> str:
+        """The node the relay runs on (for checks and the docs' claim that it sits by the API)."""
+        import ray
+
+        return str(ray.get_runtime_context().get_node_id())
+
     async def fetch(self, after: int, timeout_s: float) -> tuple[int, list[dict[str, Any]]]:
         """Events after sequence number ``after`` (waits up to ``timeout_s`` for the first)."""
         if after > self._seq:  # the relay restarted (its node was lost): numbering began again
@@ -63,10 +69,11 @@ class EventRelay:
 
 
 def start_relay(ray: Any, node_id: str) -> Any:
-    """The relay actor, on ``node_id`` (the API's node), reserving no CPU.
+    """The relay actor, pinned to ``node_id`` (the API's node), reserving no CPU.
 
-    It restarts elsewhere if that node is lost, and calls to it are retried across the
-    restart; the events it held then are lost to the WebSocket (not to the store)."""
+    Pinned hard: a soft affinity lets Ray put it on any node, and losing that node would cut
+    the WebSocket off from every channel.  A crashed relay process restarts in place and calls
+    to it are retried; the events it held then reach the store but not the WebSocket."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     actor_cls = ray.remote(EventRelay)
@@ -74,7 +81,7 @@ def start_relay(ray: Any, node_id: str) -> Any:
         num_cpus=0,
         max_restarts=-1,
         max_task_retries=-1,
-        scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=True),
+        scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
     ).remote()
 
 

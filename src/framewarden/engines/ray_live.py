@@ -179,6 +179,7 @@ class _Placed:
     def __init__(self, name: str, source: str, trusted: bool, actor: Any, cost: ChannelCost) -> None:
         self.name, self.source, self.trusted, self.actor, self.cost = name, source, trusted, actor, cost
         self.target: tuple[Rule, int] | None = None
+        self.admitted_on = ""  # the node admission chose (the actor runs elsewhere after a restart)
         self.last: ChannelSnapshot | None = None
         self.down_since: float | None = None
 
@@ -271,6 +272,7 @@ class RayChannelManager:
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True),
             ).remote(name, source, raw, trusted, self.settings, self.relay, start)
             placed = _Placed(name, source, trusted, actor, cost)
+            placed.admitted_on = node
             placed.target = (rule, self._versions.get(rule.id, 0))
             self._channels[name] = placed
         self.capacity()
@@ -380,6 +382,7 @@ class RayChannelManager:
             return self._down(placed)
         snap = _to_snapshot(raw)
         snap.stats["cost"] = placed.cost.to_dict()
+        snap.stats["admitted_on"] = placed.admitted_on
         node = str(snap.stats.get("node", ""))
         if node and node != self.ledger.node_of(placed.name):
             self.ledger.moved(placed.name, node)
