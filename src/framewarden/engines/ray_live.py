@@ -324,10 +324,11 @@ class RayChannelManager:
         with self._lock:
             placed = list(self._channels.values())
         refs = [p.actor.close.remote(timeout) for p in placed]
-        try:
-            self.ray.wait(refs, num_returns=len(refs), timeout=timeout + _CALL_S)
-        except Exception:
-            log.exception("closing channel actors failed")
+        if refs:
+            try:
+                self.ray.wait(refs, num_returns=len(refs), timeout=timeout + _CALL_S)
+            except Exception:
+                log.exception("closing channel actors failed")
         for p in placed:
             self.ray.kill(p.actor, no_restart=True)
         self.pump.close()
