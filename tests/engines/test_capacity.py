@@ -36,3 +36,18 @@ def test_admission_spreads_then_refuses_with_a_reason() -> None:
     assert rooms["b"].used == pytest.approx(5 * cost.cpus) and rooms["a"].used == pytest.approx(3 * cost.cpus)
     with pytest.raises(CapacityError):
         ledger.admit("huge", estimate(0.0, MODEL), {"a": 1.0})
+
+
+def test_channels_of_a_lost_node_keep_their_claim() -> None:
+    ledger = Ledger(headroom=1.0)
+    cost = estimate(1.0, MODEL)  # 0.19 CPU
+    for i in range(4):
+        ledger.admit(f"cam{i}", cost, {"a": 1.0, "b": 1.0})
+    # Node b is lost: its two channels are restarting somewhere; a with 0.62 free takes them first.
+    assert ledger.admit("new1", cost, {"a": 1.0}) == "a"  # 0.62 - 0.38 held >= 0.19
+    with pytest.raises(CapacityError, match="held for channels of a lost node"):
+        ledger.admit("new2", cost, {"a": 1.0})
+    ledger.moved("cam1", "a")  # one came back on a: its claim is now an ordinary reservation
+    ledger.moved("cam3", "a")
+    with pytest.raises(CapacityError):
+        ledger.admit("new2", cost, {"a": 1.0})  # a is full: 5 x 0.19 = 0.95

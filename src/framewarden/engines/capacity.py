@@ -104,15 +104,20 @@ class Ledger:
         """Reserve ``cost`` on the node with the most room; raises :class:`CapacityError`."""
         with self._lock:
             self._placed.pop(channel, None)
+            # Channels of a lost node, not yet restarted elsewhere, have the first claim on the
+            # room left (counted in total: they may land on any node).
+            displaced = sum(c for n, c in self._placed.values() if n not in nodes)
         rooms = self.rooms(nodes)
         fits = [r for r in rooms if r.free + 1e-9 >= cost.cpus]
-        if not fits:
+        spare = sum(r.free for r in rooms) - displaced
+        if not fits or spare + 1e-9 < cost.cpus:
             best = max((r.free for r in rooms), default=0.0)
+            held = f", {displaced:.2f} CPU of it held for channels of a lost node" if displaced else ""
             raise CapacityError(
                 f"channel {channel!r} needs {cost.cpus:.2f} CPU "
                 f"({'keyframes only' if cost.keyframes_only else 'full decode'}, "
                 f"{cost.analyzed_per_s:g} analyzed frames/s); the most any of {len(rooms)} node(s) "
-                f"has left is {best:.2f} CPU: add a node or sample less often"
+                f"has left is {best:.2f} CPU{held}: add a node or sample less often"
             )
         with self._lock:
             self._placed[channel] = (fits[0].node, cost.cpus)
