@@ -189,6 +189,11 @@ def test_channels_move_off_a_lost_node_and_capacity_holds(api: Api, cluster: Any
     cluster.remove_node(cluster.worker)
     assert wait_until(lambda: api.state(moved) == "reconnecting", 60, 0.2)
     assert wait_until(lambda: api.state(moved) == "live", 120, 0.5)
+    # The event bus (what the WebSocket pushes) saw it too: reconnecting, then live from the new actor.
+    api.wait_event(lambda e: e.kind == "channel_state" and e.channel == moved
+                   and e.payload["state"] == "reconnecting", 5)  # fmt: skip
+    api.wait_event(lambda e: e.kind == "channel_state" and e.channel == moved
+                   and e.payload["state"] == "live", 5)  # fmt: skip
     assert api.node(moved) == cluster.head_node.node_id
     api.wait_event(lambda e: e.kind == "alert" and e.channel == moved, 60)
 
