@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -248,6 +248,28 @@ class Settings(BaseSettings):
     live_transcribe: bool = Field(False, description="Transcribe the audio of live channels.")
     live_audio_max_lag_s: float = Field(
         10.0, gt=0, description="Audio further behind live than this is dropped (and counted)."
+    )
+    # --- scale-out: live channels on a Ray cluster (docs/scale.md) -----------
+    engine: Literal["local", "ray"] = Field(
+        "local", description="Where `serve` runs live channels: in this process, or as Ray actors."
+    )
+    ray_address: str = Field(
+        "", description="Ray cluster to join (auto, host:port, ray://host:port); empty = a private one."
+    )
+    ray_max_restarts: int = Field(
+        -1, ge=-1, description="Restarts of a channel actor after a lost node or crash (-1 = always)."
+    )
+    live_node_headroom: float = Field(
+        0.9, gt=0, le=1, description="Share of a node's CPUs that live channels may reserve."
+    )
+    live_decode_ms: float = Field(4.0, gt=0, description="CPU ms to decode one frame (full decode).")
+    live_keyframe_decode_ms: float = Field(7.0, gt=0, description="CPU ms to decode one keyframe.")
+    live_infer_ms: float = Field(
+        65.0, ge=0, description="CPU ms to analyze one sampled frame (default analyzers, bench/live_cost.py)."
+    )
+    live_assumed_fps: float = Field(30.0, gt=0, description="Frame rate assumed when placing a channel.")
+    live_assumed_gop_s: float = Field(
+        2.0, gt=0, description="Keyframe spacing assumed when placing a channel."
     )
 
     @field_validator("data_dir")

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from framewarden.actions.controllers import ControllerError
+from framewarden.engines.capacity import CapacityError
 from framewarden.errors import ConfigError, InputError, TooLargeInputError
 from framewarden.pipeline.channels import DuplicateChannelError, UnknownChannelError
 from framewarden.store.errors import ConflictError, NotFoundError
@@ -26,6 +27,7 @@ STATUS: dict[type[Exception], int] = {
     InputError: 422,
     ConfigError: 422,
     ControllerError: 502,  # the streaming server did not stop the stream: an upstream failure
+    CapacityError: 503,  # no node has room for a live channel (engines/capacity.py)
 }
 
 Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]

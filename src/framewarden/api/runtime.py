@@ -138,7 +138,16 @@ class Runtime:
             open_source=open_source_with_demo,
         )
         rules, versions = self._load_rules()
-        self.channels = ChannelManager(context, rules=rules, rule_versions=versions, settings=self.settings)
+        if self.settings.engine == "ray":  # channel workers as Ray actors (docs/scale.md)
+            from framewarden.engines.ray_live import RayChannelManager
+
+            self.channels = RayChannelManager(  # type: ignore[assignment]
+                context, rules=rules, rule_versions=versions, settings=self.settings
+            )
+        else:
+            self.channels = ChannelManager(
+                context, rules=rules, rule_versions=versions, settings=self.settings
+            )
         self._stops.append(lambda: self.channels.close(30.0))
         if self.demo:
             self.add_demo_channel()

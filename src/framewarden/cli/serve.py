@@ -23,6 +23,12 @@ def serve(
     port: int = typer.Option(None, "--port", help="Listen port (default: settings.port, 8080)."),
     demo: bool = typer.Option(False, "--demo", help="Start with a demo channel fed from a bundled clip."),
     log_level: str = typer.Option(None, "--log-level", help="debug | info | warning | error"),
+    engine: str = typer.Option(
+        None, "--engine", help="local (default: channels in this process) | ray (actors on a cluster)."
+    ),
+    address: str = typer.Option(
+        None, "--address", help="Ray cluster for --engine ray: auto, host:port or ray://host:port."
+    ),
 ) -> None:
     """Serve the API (OpenAPI at /docs) and moderate the configured live channels.
 
@@ -34,6 +40,12 @@ def serve(
     from framewarden.api.runtime import Runtime
 
     settings = get_settings()
+    if engine is not None or address is not None:
+        if engine not in (None, "local", "ray"):
+            err.print(f"[red]error:[/] --engine must be local or ray, not {engine!r}")
+            raise typer.Exit(2)
+        update = {"engine": engine or settings.engine, "ray_address": address or settings.ray_address}
+        settings = settings.model_copy(update=update)
     level = (log_level or settings.log_level).upper()
     logging.getLogger().setLevel(level)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -17,6 +17,7 @@ from fastapi import APIRouter, status
 from framewarden.api.deps import AdminDep, ModeratorDep, RuntimeDep, SessionDep, ViewerDep
 from framewarden.api.runtime import Runtime
 from framewarden.api.schemas import ChannelCreate, ChannelPublic
+from framewarden.engines.capacity import CapacityError
 from framewarden.pipeline.channels import check_channel_name, check_source
 from framewarden.redact import redact_text, redact_url
 from framewarden.store import channels as repo
@@ -60,9 +61,14 @@ def create_channel(body: ChannelCreate, runtime: RuntimeDep, _: AdminDep) -> Cha
             trusted=body.trusted,
             desired_state="running" if body.start else "stopped",
         )
-    runtime.channels.add(
-        body.name, body.source_url, controller=controller, trusted=body.trusted, start=body.start
-    )
+    try:
+        runtime.channels.add(
+            body.name, body.source_url, controller=controller, trusted=body.trusted, start=body.start
+        )
+    except CapacityError:  # refused by the cluster (HTTP 503): nothing stays behind
+        with runtime.db.begin() as session:
+            repo.delete_channel(session, name=body.name)
+        raise
     return _public(runtime, row, reveal=True)
 
 

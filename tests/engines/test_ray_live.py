@@ -1,0 +1,233 @@
+"""`serve --engine ray` on a real 2-node Ray cluster: channel actors, node loss, capacity.
+
+The API runs in this process (the Ray driver) on the head node, over a private PostgreSQL;
+two channels come from a private nginx-rtmp fed by ffmpeg.  The analyzer is the harness's
+``test_flag_all`` (a known answer on every frame), imported by every Ray worker through a
+setup hook.  Each channel reserves 0.4 CPU, so the 1-CPU nodes hold two channels each under
+the 0.9 headroom: one per node at first; after the worker node is removed both run on the head,
+and a third is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback only, before `import ray`
+
+ray = pytest.importorskip(
+    "ray", reason="the test command installs framewarden[ray]; a bare install has no Ray"
+)
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from framewarden.api.app import create_app  # noqa: E402
+from framewarden.api.runtime import Runtime  # noqa: E402
+from framewarden.config import Settings  # noqa: E402
+from framewarden.events import Event  # noqa: E402
+from tests.e2e.harness import ClipSpec, NginxRtmp, Publisher, encode_clip, wait_until  # noqa: E402
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.postgres]
+
+LOOPBACK = {"node_ip_address": "127.0.0.1"}
+# Node loss is noticed after health_check_period x threshold (defaults: seconds to tens of seconds).
+FAST_FAILURE = {"health_check_period_ms": 500, "health_check_failure_threshold": 4}
+CHANNELS = ("cam-a", "cam-b")
+
+
+def _import_test_analyzers() -> None:
+    """Ray workers' setup hook: register the harness's analyzers with known answers."""
+    import tests.e2e.harness  # noqa: F401
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    from ray.cluster_utils import Cluster
+
+    c = Cluster(
+        initialize_head=True,
+        head_node_args={
+            **LOOPBACK,
+            "num_cpus": 1,
+            "include_dashboard": False,
+            "_system_config": FAST_FAILURE,
+        },
+    )
+    env = {"PYTHONPATH": os.pathsep.join(sys.path)}  # workers import this checkout and tests/
+    # The driver (the API) joins while the head is the only raylet, so it is attached to the
+    # head: removing the worker node later takes channels away, never the API.
+    ray.init(
+        address=c.address,
+        log_to_driver=False,
+        runtime_env={"env_vars": env, "worker_process_setup_hook": _import_test_analyzers},
+    )
+    assert ray.get_runtime_context().get_node_id() == c.head_node.node_id
+    c.worker = c.add_node(**LOOPBACK, num_cpus=1)
+    c.wait_for_nodes()
+    yield c
+    ray.shutdown()
+    c.shutdown()
+
+
+@pytest.fixture(scope="module")
+def rtmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NginxRtmp, list[Publisher]]]:
+    root = tmp_path_factory.mktemp("rtmp")
+    clip = encode_clip(ClipSpec(width=320, height=240, fps=10, gop_s=1.0, duration_s=6), root / "clip.flv")
+    with NginxRtmp(root / "nginx") as server:
+        pubs = [Publisher(clip, server.rtmp_url(n), log_dir=root / "ffmpeg").start() for n in CHANNELS]
+        for name in CHANNELS:
+            assert server.wait_publishing(name, 15.0), f"publisher {name} never appeared"
+        yield server, pubs
+        for pub in pubs:
+            pub.close()
+
+
+class Api:
+    def __init__(self, runtime: Runtime, client: TestClient, key: str) -> None:
+        self.runtime, self.client, self.key = runtime, client, key
+        self.events: queue.Queue[Event] = queue.Queue()
+        runtime.bus.subscribe(self.events.put)
+
+    def call(self, method: str, path: str, **kw: Any) -> Any:
+        return self.client.request(method, path, headers={"Authorization": f"Bearer {self.key}"}, **kw)
+
+    def state(self, name: str) -> str:
+        return str(self.call("GET", f"/v1/channels/{name}").json()["state"])
+
+    def node(self, name: str) -> str:
+        stats = self.call("GET", f"/v1/channels/{name}").json()["stats"]["stats"]
+        return str(stats.get("node", ""))
+
+    def admitted_on(self, name: str) -> str:
+        return str(self.call("GET", f"/v1/channels/{name}").json()["stats"]["stats"]["admitted_on"])
+
+    def wait_event(self, match: Callable[[Event], bool], timeout_s: float) -> Event:
+        import time
+
+        end = time.monotonic() + timeout_s
+        while (left := end - time.monotonic()) > 0:
+            try:
+                event = self.events.get(timeout=left)
+            except queue.Empty:
+                break
+            if match(event):
+                return event
+        raise AssertionError(f"no matching event within {timeout_s} s")
+
+
+@pytest.fixture(scope="module")
+def api(
+    cluster: Any, rtmp: Any, postgres_server: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Api]:
+    name = f"fw_live_{os.getpid()}"
+    postgres_server.execute(f"CREATE DATABASE {name}")
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("data"),
+        database_url=postgres_server.url(name),
+        analyzers=["test_flag_all"],
+        alert_escalation_s=0,
+        alert_group_s=0,  # every flagged frame opens an alert: one fires after the move too
+        engine="ray",
+        live_decode_ms=10.0,  # 0.02 + 30 x 10 ms + 1 x 80 ms = 0.40 CPU per channel at 1 frame/s
+        live_infer_ms=80.0,
+        live_node_headroom=0.9,
+    )
+    import tests.e2e.harness  # noqa: F401  (the API process's own moderator)
+
+    runtime = Runtime(settings).start()
+    try:
+        with TestClient(create_app(runtime)) as client:
+            yield Api(runtime, client, runtime.create_key("admin", "admin"))
+    finally:
+        runtime.stop()
+        postgres_server.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _flagged(channel: str, version: int | None = None) -> Callable[[Event], bool]:
+    def match(e: Event) -> bool:
+        if e.kind != "result" or e.channel != channel:
+            return False
+        verdict = e.payload["verdict"]
+        return bool(verdict["violations"]) and (version is None or verdict["rule_version"] == version)
+
+    return match
+
+
+RULE = {"id": "all", "channel_pattern": ".*", "sample_interval_s": 1.0, "labels": {"Explicit": 50}}
+
+
+def test_channels_move_off_a_lost_node_and_capacity_holds(api: Api, cluster: Any, rtmp: Any) -> None:
+    server, _ = rtmp
+    assert api.call("POST", "/v1/rules", json=RULE).status_code == 201
+    for name in CHANNELS:
+        body = {
+            "name": name,
+            "source_url": server.rtmp_url(name),
+            "controller": {"type": "nginx_rtmp", "control_url": server.control_url},
+        }
+        created = api.call("POST", "/v1/channels", json=body)
+        assert created.status_code == 201, created.text
+    for name in CHANNELS:
+        api.wait_event(lambda e, n=name: e.kind == "alert" and e.channel == n, 120)
+    assert all(api.state(n) == "live" for n in CHANNELS)
+    nodes = {n: api.node(n) for n in CHANNELS}
+    worker_id = cluster.worker.node_id
+    assert set(nodes.values()) == {worker_id, cluster.head_node.node_id}  # spread: one per node
+    assert all(api.admitted_on(n) == node for n, node in nodes.items())  # where admission put them
+    moved = next(n for n, node in nodes.items() if node == worker_id)
+    relay = api.runtime.channels.relay  # type: ignore[attr-defined]
+    assert ray.get(relay.node.remote()) == cluster.head_node.node_id  # beside the API
+    metrics = api.call("GET", "/metrics").text
+    assert f'framewarden_capacity_cpus{{kind="reserved",node="{worker_id}"}} 0.4' in metrics
+
+    # Lose the worker node: the channel shows reconnecting, then live on the head, and alerts again.
+    cluster.remove_node(cluster.worker)
+    assert wait_until(lambda: api.state(moved) == "reconnecting", 60, 0.2)
+    assert wait_until(lambda: api.state(moved) == "live", 120, 0.5)
+    # The event bus (what the WebSocket pushes) saw it too: reconnecting, then live from the new actor.
+    api.wait_event(lambda e: e.kind == "channel_state" and e.channel == moved
+                   and e.payload["state"] == "reconnecting", 5)  # fmt: skip
+    api.wait_event(lambda e: e.kind == "channel_state" and e.channel == moved
+                   and e.payload["state"] == "live", 5)  # fmt: skip
+    assert api.node(moved) == cluster.head_node.node_id
+    api.wait_event(lambda e: e.kind == "alert" and e.channel == moved, 60)
+
+    # The surviving node is full (2 x 0.4 of 0.9): a third channel is refused, not squeezed in.
+    refused = api.call("POST", "/v1/channels", json={"name": "cam-c", "source_url": server.rtmp_url("cam-c")})
+    assert refused.status_code == 503
+    assert "needs 0.40 CPU" in refused.json()["detail"]
+    assert api.call("GET", "/v1/channels/cam-c").status_code == 404  # nothing left behind
+
+    # A rule change reaches both actors (the restarted one included): no more violations.
+    changed = {**RULE, "labels": {"Violence": 50}}
+    put = api.call("PUT", "/v1/rules/all", json=changed)
+    assert put.status_code == 200 and sorted(put.json()["affected_channels"]) == list(CHANNELS)
+    version = int(put.json()["version"])
+    for name in CHANNELS:
+        api.wait_event(
+            lambda e, n=name: e.kind == "result" and e.channel == n
+            and e.payload["verdict"]["rule_version"] == version and not e.payload["verdict"]["violations"],
+            60,
+        )  # fmt: skip
+
+    # A moderator's stop-stream drops the publisher at nginx and stops the channel.
+    stopped = api.call("POST", f"/v1/channels/{moved}/stop-stream")
+    assert stopped.status_code == 200, stopped.text
+    assert stopped.json()["state"] == "stopped"
+    assert wait_until(lambda: moved not in server.publishing(), 15)
+    other = next(n for n in CHANNELS if n != moved)
+    assert api.state(other) == "live"
+
+    # Auto-stop, decided inside the actor: a channel rule that stops the stream on a violation.
+    auto = {"id": "stop-it", "channel": other, "sample_interval_s": 1.0,
+            "labels": {"Explicit": {"alert": 50, "auto_stop": 90}}}  # fmt: skip
+    created = api.call("POST", "/v1/rules", json=auto)
+    assert created.status_code == 201 and created.json()["affected_channels"] == [other]
+    assert wait_until(lambda: api.state(other) == "stopped", 60, 0.5)
+    assert "auto-stop by rule stop-it" in api.call("GET", f"/v1/channels/{other}").json()["reason"]
+    assert wait_until(lambda: other not in server.publishing(), 15)
