@@ -30,6 +30,7 @@ from framewarden.actions.controllers import ControllerError, NullController, Str
 from framewarden.errors import InputError
 from framewarden.events import Event
 from framewarden.media.frame import Frame
+from framewarden.media.live_options import redact_url
 from framewarden.pipeline.batcher import BatcherClosedError
 from framewarden.pipeline.context import FrameRecord, WorkerContext
 from framewarden.pipeline.dedup import Deduplicator
@@ -258,7 +259,7 @@ class ChannelWorker:
         )
         decoder.start()
         try:
-            return self._consume(queue, stop, failure)
+            return self._consume(queue, stop, failure, source)
         finally:
             decode_stop.set()
             # A read blocked on a stalled stream ends at the source's own timeout; the
@@ -310,8 +311,14 @@ class ChannelWorker:
             except Exception:
                 log.exception("channel %s: closing the source failed", name)
 
-    def _consume(self, queue: LatestQueue, stop: threading.Event, failure: list[str]) -> SessionOutcome:
-        announced = False
+    def _consume(
+        self, queue: LatestQueue, stop: threading.Event, failure: list[str], source: Any = None
+    ) -> SessionOutcome:
+        announced = received = False
+        # A live source's stall detector (media/stall.py) notices a dropped publisher long before
+        # a read times out; it also keeps a stale replay (an HLS playlist whose publisher is gone)
+        # from announcing the channel live. Sources without one (files, demo) skip both.
+        stall = getattr(source, "stall", None)
         while True:
             if stop.is_set():
                 self._drain(queue)
@@ -321,13 +328,20 @@ class ChannelWorker:
             try:
                 item = queue.get(_POLL_S)
             except QueueClosed:
-                reason = failure[0] if failure else f"{self.spec.source}: stream ended"
+                reason = failure[0] if failure else f"{redact_url(self.spec.source)}: stream ended"
                 return SessionOutcome(SessionEnd.SOURCE_LOST, reason)
-            if item is None:
-                continue
-            if not announced:
+            if stall is not None:
+                gone = stall.stalled_for(time.time())
+                if gone is not None:
+                    getattr(source, "abort", lambda: None)()
+                    reason = f"{redact_url(self.spec.source)}: stalled (no data for {gone:.1f} s)"
+                    return SessionOutcome(SessionEnd.SOURCE_LOST, reason)
+            received = received or item is not None
+            if received and not announced and (stall is None or stall.advancing):
                 announced = True
                 self.on_live()
+            if item is None:
+                continue
             outcome = self.process(*item)
             if outcome is not None:
                 return outcome
