@@ -134,7 +134,7 @@ class RtmpFeed(Feed):
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
+    def log_message(self, format: str, *args: object) -> None:
         """Tests read no access log."""
 
 
@@ -174,9 +174,10 @@ class HlsFeed(Feed):
     def _launch(self) -> subprocess.Popen[bytes]:
         for old in self.folder.iterdir():  # a restarted encoder starts a new playlist
             old.unlink()
+        segments = str(self.folder / f"s{self.starts + 1}-%05d.ts")
         out = ["-f", "hls", "-hls_time", str(HLS_SEGMENT_S), "-hls_list_size", "4",
                "-hls_flags", "delete_segments+temp_file+independent_segments",
-               "-hls_segment_filename", str(self.folder / f"s{self.starts + 1}-%05d.ts"), str(self.playlist)]  # fmt: skip
+               "-hls_segment_filename", segments, str(self.playlist)]  # fmt: skip
         return subprocess.Popen(_ffmpeg_push(self.clip, out), stdout=subprocess.DEVNULL, stderr=self._log())  # type: ignore[arg-type]
 
     def _wait_ready(self, timeout_s: float) -> None:

@@ -123,7 +123,9 @@ def test_protocol_live_alert_drop_and_return(
         )
         if feed.channel_first:
             feed.start()
+        t0 = time.time()
         serve.wait_event(_state_is(name, "live"), 30)
+        t_live = time.time() - t0
         alert = serve.wait_event(lambda e: e["kind"] == "alert" and e["channel"] == name, 45)
         assert alert["payload"]["top_label"] == "Blocklisted Text"
         results = serve.api("GET", f"/v1/channels/{name}/results").json()["items"]
@@ -138,8 +140,11 @@ def test_protocol_live_alert_drop_and_return(
         # No false "live" from a stale source while the publisher is away (HLS keeps its old playlist).
         with pytest.raises(AssertionError):
             serve.wait_event(_state_is(name, "live"), 2.0)
+        restarted = time.time()
         feed.start()
         serve.wait_event(_state_is(name, "live"), 40)
+        print(f"{protocol}: live after {t_live:.1f} s, reconnecting {noticed:.1f} s after the kill, "
+              f"live {time.time() - restarted:.1f} s after the restart")  # fmt: skip
     finally:
         serve.api("DELETE", f"/v1/channels/{name}")
         feed.close()

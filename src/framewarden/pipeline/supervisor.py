@@ -95,6 +95,7 @@ class ChannelSupervisor:
         self._rng = random.Random()
         self._attempt = 0  # reconnect attempts since the channel was last live
         worker.on_live = self._on_live
+        worker.on_lost = self._on_lost
 
     # --- state ---------------------------------------------------------------------
     @property
@@ -125,6 +126,11 @@ class ChannelSupervisor:
     def _on_live(self) -> None:
         self._attempt = 0
         self._set_state(ChannelState.LIVE)
+
+    def _on_lost(self, reason: str) -> None:
+        """The source stalled: show it now; the session still judges what it received, then ends."""
+        if not self._stop.is_set():
+            self._set_state(ChannelState.RECONNECTING, reason)
 
     def snapshot(self) -> ChannelSnapshot:
         spec = self.worker.spec

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 _LATENCY_SAMPLES = 1000
 _POLL_S = 0.2  # how often a waiting thread looks at its stop flag
 _DECODER_JOIN_S = 1.0  # how long a session end waits for its decode thread
+_WATCH_S = 0.1  # how often the stall watchdog looks at the source
 
 
 class ChannelState(StrEnum):
@@ -181,11 +182,13 @@ class ChannelWorker:
         context: WorkerContext,
         *,
         on_live: Callable[[], None] = lambda: None,
+        on_lost: Callable[[str], None] = lambda reason: None,
     ) -> None:
         self.spec = spec
         self.context = context
         self.stats = ChannelStats()
         self.on_live = on_live
+        self.on_lost = on_lost  # the source stalled: told at once, while waiting frames are still judged
         self._rule_state = ChannelRuleState(rule_id=spec.rule.id)
         self._dedup = self._make_dedup(spec.rule)
         self._pending: tuple[Rule, int] | None = None
@@ -258,8 +261,18 @@ class ChannelWorker:
             daemon=True,
         )
         decoder.start()
+        lost = threading.Event()
+        stall = getattr(source, "stall", None)
+        if stall is not None:
+            watchdog = threading.Thread(
+                target=self._watch,
+                args=(source, stall, decode_stop, lost, failure),
+                name=f"fw-watch-{self.name}",
+                daemon=True,
+            )
+            watchdog.start()
         try:
-            return self._consume(queue, stop, failure, source)
+            return self._consume(queue, stop, failure, lost if stall is not None else None)
         finally:
             decode_stop.set()
             # A read blocked on a stalled stream ends at the source's own timeout; the
@@ -311,37 +324,59 @@ class ChannelWorker:
             except Exception:
                 log.exception("channel %s: closing the source failed", name)
 
+    def _watch(
+        self, source: Any, stall: Any, done: threading.Event, lost: threading.Event, failure: list[str]
+    ) -> None:
+        """The stall watchdog of a live source (media/stall.py), beside the busy session thread.
+
+        It notices a dropped publisher long before a read times out and says so at once
+        (``on_lost``), even while inference is still busy with the frames already received.
+        It also announces the channel live only once data arrives over time, so a stale
+        replay (an HLS playlist whose publisher is gone) never looks live.
+        """
+        announced = False
+        while not done.wait(_WATCH_S):
+            now = time.time()
+            if not announced and stall.advancing and source.stats.decoded:
+                announced = True
+                self.on_live()
+            gone = stall.stalled_for(now)
+            if gone is not None:
+                reason = f"{redact_url(self.spec.source)}: stalled (no data for {gone:.1f} s)"
+                failure.insert(0, reason)
+                lost.set()
+                self.on_lost(reason)
+                getattr(source, "abort", lambda: None)()  # a relay is killed; PyAV reads time out
+                return
+
     def _consume(
-        self, queue: LatestQueue, stop: threading.Event, failure: list[str], source: Any = None
+        self,
+        queue: LatestQueue,
+        stop: threading.Event,
+        failure: list[str],
+        lost: threading.Event | None = None,
     ) -> SessionOutcome:
-        announced = received = False
-        # A live source's stall detector (media/stall.py) notices a dropped publisher long before
-        # a read times out; it also keeps a stale replay (an HLS playlist whose publisher is gone)
-        # from announcing the channel live. Sources without one (files, demo) skip both.
-        stall = getattr(source, "stall", None)
+        """Judge frames until the source ends; ``lost`` (set by the watchdog) ends it once drained."""
+        announced = lost is not None  # with a watchdog, it announces "live"
         while True:
             if stop.is_set():
                 self._drain(queue)
                 return SessionOutcome(SessionEnd.STOP_REQUESTED, "stopped by request")
             if self._apply_pending_rule():
                 return SessionOutcome(SessionEnd.REOPEN, "rule changed the sampling interval")
+            if lost is not None and lost.is_set():  # stalled: judge what was received, then reconnect
+                self._drain(queue)
+                return SessionOutcome(SessionEnd.SOURCE_LOST, failure[0])
             try:
                 item = queue.get(_POLL_S)
             except QueueClosed:
                 reason = failure[0] if failure else f"{redact_url(self.spec.source)}: stream ended"
                 return SessionOutcome(SessionEnd.SOURCE_LOST, reason)
-            if stall is not None:
-                gone = stall.stalled_for(time.time())
-                if gone is not None:
-                    getattr(source, "abort", lambda: None)()
-                    reason = f"{redact_url(self.spec.source)}: stalled (no data for {gone:.1f} s)"
-                    return SessionOutcome(SessionEnd.SOURCE_LOST, reason)
-            received = received or item is not None
-            if received and not announced and (stall is None or stall.advancing):
-                announced = True
-                self.on_live()
             if item is None:
                 continue
+            if not announced:
+                announced = True
+                self.on_live()
             outcome = self.process(*item)
             if outcome is not None:
                 return outcome
