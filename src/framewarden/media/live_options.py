@@ -53,6 +53,8 @@ def split_options(source: str) -> tuple[str, LiveOptions]:
         if key in values:
             raise InputError(shown, f"source option {key!r} given twice")
         values[key] = _parse_option(shown, key, raw)
+    if "timeout" in values:
+        values["timeout_s"] = values.pop("timeout")
     return url, LiveOptions(**values)  # type: ignore[arg-type]
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import shutil
 import subprocess
 import threading
@@ -35,6 +36,14 @@ log = logging.getLogger(__name__)
 
 SRT_MODES = ("caller", "listener", "rendezvous")
 _STDERR_LINES = 20
+_LIBSRT_PREFIX = re.compile(r"^\d\d:\d\d:\d\d\.\d+/SRT:\S+ ")  # libsrt's own log timestamp
+_KNOWN_FAILURES = (
+    ("matches no streams", "no video stream"),
+    ("Incorrect passphrase", "authentication refused: wrong or missing SRT passphrase"),
+    ("BADSECRET", "authentication refused: wrong or missing SRT passphrase"),
+    ("UNSECURE", "authentication refused: the peer requires an SRT passphrase"),
+    ("Connection refused", "connection refused"),
+)
 
 
 def _int_in(low: int, high: int) -> Callable[[str], str]:
@@ -231,15 +240,18 @@ class SrtRelay:
         for thread in self._threads:  # the stderr reader finishes with the process
             if thread.name.endswith("_collect_stderr"):
                 thread.join(1.0)
-        return InputError(self.shown, f"SRT relay ended (exit {code}): {self.reason()}")
+        reason = self.reason()
+        if reason == "no video stream":
+            return UnsupportedInputError(self.shown, reason)
+        return InputError(self.shown, f"SRT relay ended (exit {code}): {reason}")
 
     def reason(self) -> str:
-        lines = list(self._stderr)
-        if not lines:
-            return "no message from ffmpeg"
-        text = " | ".join(lines[-3:])
-        if "matches no streams" in text:
-            return "no video stream"
+        """FFmpeg's last words, put plainly where they are known (already redacted)."""
+        lines = [_LIBSRT_PREFIX.sub("", line) for line in self._stderr]
+        text = " | ".join(lines[-3:]) if lines else "no message from ffmpeg"
+        for needle, plain in _KNOWN_FAILURES:
+            if any(needle in line for line in lines):
+                return f"{plain} ({text})" if needle != "matches no streams" else plain
         return text
 
     def abort(self) -> None:
