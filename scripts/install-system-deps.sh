@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System packages the tests use: FFmpeg, nginx with the RTMP module,
-# PostgreSQL, DejaVu fonts. Installs only what is missing (needs root).
+# PostgreSQL, DejaVu fonts, GStreamer's RTSP server (e2e tests of RTSP ingest, run under the
+# system python3). Installs only what is missing (needs root).
 set -euo pipefail
 need=()
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
@@ -8,6 +9,11 @@ command -v nginx >/dev/null || need+=(nginx)
 [ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || need+=(libnginx-mod-rtmp)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+# SRT ingest relays through the system ffmpeg: Debian's build has libsrt (PyAV's wheel does not).
+dpkg -s python3-gi >/dev/null 2>&1 || need+=(python3-gi)
+for pkg in gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing system packages: ${need[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

@@ -184,6 +184,7 @@ class SrtRelay:
         self._first_byte = threading.Event()
         self._closed = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._timed_out = False
 
     @property
     def stdout(self) -> IO[bytes]:
@@ -218,8 +219,6 @@ class SrtRelay:
         if not self._first_byte.wait(self.timeout_s) and not self._closed.is_set():
             self._timed_out = True
             self.abort()
-
-    _timed_out = False
 
     def mark_data(self) -> None:
         """The reader got its first bytes: the open watchdog stands down."""

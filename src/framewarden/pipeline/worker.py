@@ -194,6 +194,8 @@ class ChannelWorker:
         self._pending: tuple[Rule, int] | None = None
         self._lock = threading.Lock()
         self._queue: LatestQueue | None = None
+        self._stall: Any = None  # the current session's stall detector (None: the source has none)
+        self._announced = False  # "live" told for the current session
 
     @property
     def name(self) -> str:
@@ -263,6 +265,7 @@ class ChannelWorker:
         decoder.start()
         lost = threading.Event()
         stall = getattr(source, "stall", None)
+        self._stall, self._announced = stall, False
         if stall is not None:
             watchdog = threading.Thread(
                 target=self._watch,
@@ -324,6 +327,14 @@ class ChannelWorker:
             except Exception:
                 log.exception("channel %s: closing the source failed", name)
 
+    def _announce_live(self) -> None:
+        """Once per session, from whichever thread sees it first."""
+        with self._lock:
+            if self._announced:
+                return
+            self._announced = True
+        self.on_live()
+
     def _watch(
         self, source: Any, stall: Any, done: threading.Event, lost: threading.Event, failure: list[str]
     ) -> None:
@@ -334,12 +345,10 @@ class ChannelWorker:
         It also announces the channel live only once data arrives over time, so a stale
         replay (an HLS playlist whose publisher is gone) never looks live.
         """
-        announced = False
         while not done.wait(_WATCH_S):
             now = time.time()
-            if not announced and stall.advancing and source.stats.decoded:
-                announced = True
-                self.on_live()
+            if stall.advancing and source.stats.decoded:
+                self._announce_live()
             gone = stall.stalled_for(now)
             if gone is not None:
                 reason = f"{redact_url(self.spec.source)}: stalled (no data for {gone:.1f} s)"
@@ -357,7 +366,7 @@ class ChannelWorker:
         lost: threading.Event | None = None,
     ) -> SessionOutcome:
         """Judge frames until the source ends; ``lost`` (set by the watchdog) ends it once drained."""
-        announced = lost is not None  # with a watchdog, it announces "live"
+        stall = self._stall
         while True:
             if stop.is_set():
                 self._drain(queue)
@@ -374,9 +383,8 @@ class ChannelWorker:
                 return SessionOutcome(SessionEnd.SOURCE_LOST, reason)
             if item is None:
                 continue
-            if not announced:
-                announced = True
-                self.on_live()
+            if stall is None or stall.advancing:  # the watchdog may not have had its turn yet
+                self._announce_live()
             outcome = self.process(*item)
             if outcome is not None:
                 return outcome
