@@ -10,6 +10,7 @@ the channel ``live`` again.  One server and one clip serve all of them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -146,5 +147,6 @@ def test_protocol_live_alert_drop_and_return(
         print(f"{protocol}: live after {t_live:.1f} s, reconnecting {noticed:.1f} s after the kill, "
               f"live {time.time() - restarted:.1f} s after the restart")  # fmt: skip
     finally:
-        serve.api("DELETE", f"/v1/channels/{name}")
+        with contextlib.suppress(httpx.HTTPError):  # cleanup; a hung server fails the module's teardown
+            serve.api("DELETE", f"/v1/channels/{name}")
         feed.close()

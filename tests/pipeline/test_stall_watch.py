@@ -12,6 +12,7 @@ from typing import Any
 
 from framewarden.events import EventBus
 from framewarden.media.frame import Frame
+from framewarden.media.srt_relay import ListenTimeoutError
 from framewarden.media.stall import StallDetector
 from framewarden.pipeline.supervisor import Backoff, ChannelSupervisor
 from framewarden.pipeline.worker import ChannelState, ChannelWorker
@@ -92,3 +93,18 @@ def test_a_single_burst_never_announces_live(make_context: Any) -> None:
     finally:
         supervisor.stop(5.0)
     assert "live" not in states
+
+
+def test_a_listener_without_publisher_listens_again_at_once(make_context: Any) -> None:
+    """A listener's empty wait is no failure: no backoff (it would close the port), no reconnect counted."""
+    waits = [ListenTimeoutError("srt://0.0.0.0:9000?mode=listener", "no SRT publisher called within 0.1 s")]
+    opener = Opener(*(waits * 3), SilentSource(15))
+    supervisor = ChannelSupervisor(
+        ChannelWorker(cam_spec(make_rule()), make_context(opener=opener)), backoff=SLOW
+    )
+    supervisor.start()
+    try:
+        assert wait_until(lambda: supervisor.state is ChannelState.LIVE, 5.0), supervisor.reason
+        assert opener.opened == 4 and supervisor.reconnects == 0
+    finally:
+        supervisor.stop(5.0)

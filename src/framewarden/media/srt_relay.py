@@ -172,6 +172,12 @@ def relay_command(srt: SrtUrl, *, ffmpeg: str = "ffmpeg") -> list[str]:
     ]  # fmt: skip
 
 
+class ListenTimeoutError(SourceTimeoutError):
+    """A listener heard no publisher within its wait: nothing failed, so listen again at once."""
+
+    retry_at_once = True
+
+
 class SrtRelay:
     """One FFmpeg relay process: start, read ``stdout``, then ``close()`` (or ``abort()``)."""
 
@@ -230,8 +236,9 @@ class SrtRelay:
         if proc is None or self._closed.is_set():
             return None
         if self._timed_out:
-            who = "no SRT publisher called" if self.srt.mode == "listener" else "no SRT data"
-            return SourceTimeoutError(self.shown, f"{who} within {self.timeout_s:g} s")
+            if self.srt.mode == "listener":
+                return ListenTimeoutError(self.shown, f"no SRT publisher called within {self.timeout_s:g} s")
+            return SourceTimeoutError(self.shown, f"no SRT data within {self.timeout_s:g} s")
         try:  # at the end of its output the process is exiting: give it a moment
             code = proc.wait(1.0)
         except subprocess.TimeoutExpired:

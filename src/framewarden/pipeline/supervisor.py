@@ -194,6 +194,14 @@ class ChannelSupervisor:
             if outcome.end is SessionEnd.AUTO_STOPPED:
                 self._set_state(ChannelState.STOPPED, outcome.reason)
                 return
+            if outcome.end is SessionEnd.WAITING:  # listen again at once: a backoff would close the port
+                waiting = (
+                    ChannelState.STARTING
+                    if self._state is ChannelState.STARTING
+                    else ChannelState.RECONNECTING
+                )
+                self._set_state(waiting, outcome.reason)
+                continue
             self.reconnects += 1
             self.worker.context.metrics.reconnects.labels(self.name).inc()
             if outcome.end is SessionEnd.REOPEN:

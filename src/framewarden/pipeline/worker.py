@@ -165,6 +165,7 @@ class SessionEnd(StrEnum):
     AUTO_STOPPED = "auto_stopped"  # a rule stopped the stream: the supervisor ends
     SOURCE_LOST = "source_lost"  # open failed, stream ended or broke: reconnect with backoff
     REOPEN = "reopen"  # a new rule needs another sampling interval: reopen at once
+    WAITING = "waiting"  # a listening source heard no publisher yet: listen again at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +197,7 @@ class ChannelWorker:
         self._queue: LatestQueue | None = None
         self._stall: Any = None  # the current session's stall detector (None: the source has none)
         self._announced = False  # "live" told for the current session
+        self._lost_told = False  # "reconnecting" told for the current session (no "live" after it)
 
     @property
     def name(self) -> str:
@@ -248,12 +250,14 @@ class ChannelWorker:
         interval = self.spec.sample_interval_s
         try:
             source = self.context.open_source(self.spec.source, timeout_s=self.context.open_timeout_s)
-        except InputError as exc:
-            return SessionOutcome(SessionEnd.SOURCE_LOST, str(exc))
+        except InputError as exc:  # a listener's empty wait is no failure: no backoff, port kept open
+            end = SessionEnd.WAITING if getattr(exc, "retry_at_once", False) else SessionEnd.SOURCE_LOST
+            return SessionOutcome(end, str(exc))
         with self.stats.lock:
             self.stats.sessions += 1
         queue = LatestQueue(self.spec.queue_size)
         self._queue = queue
+        self._stall, self._announced, self._lost_told = getattr(source, "stall", None), False, False
         decode_stop = threading.Event()
         failure: list[str] = []
         decoder = threading.Thread(
@@ -264,8 +268,7 @@ class ChannelWorker:
         )
         decoder.start()
         lost = threading.Event()
-        stall = getattr(source, "stall", None)
-        self._stall, self._announced = stall, False
+        stall = self._stall
         if stall is not None:
             watchdog = threading.Thread(
                 target=self._watch,
@@ -321,6 +324,9 @@ class ChannelWorker:
         except Exception as exc:  # PyAV raises its own errors for broken streams
             failure.append(f"{self.spec.source}: {type(exc).__name__}: {exc}")
         finally:
+            if not stop.is_set():  # the source ended or failed by itself: say so before the queue drains
+                reason = failure[0] if failure else f"{redact_url(self.spec.source)}: stream ended"
+                self._tell_lost(reason, only_if_live=True)
             queue.close()
             try:
                 source.close()
@@ -328,12 +334,20 @@ class ChannelWorker:
                 log.exception("channel %s: closing the source failed", name)
 
     def _announce_live(self) -> None:
-        """Once per session, from whichever thread sees it first."""
+        """Once per session, from whichever thread sees it first; never after the loss was told."""
         with self._lock:
-            if self._announced:
+            if self._announced or self._lost_told:
                 return
             self._announced = True
         self.on_live()
+
+    def _tell_lost(self, reason: str, *, only_if_live: bool = False) -> None:
+        """The source is gone: say so now (the session ends once the frames received are judged)."""
+        with self._lock:
+            if self._lost_told or (only_if_live and not self._announced):
+                return  # not live yet: the session's end says it, after its frames, in order
+            self._lost_told = True
+        self.on_lost(reason)
 
     def _watch(
         self, source: Any, stall: Any, done: threading.Event, lost: threading.Event, failure: list[str]
@@ -354,7 +368,7 @@ class ChannelWorker:
                 reason = f"{redact_url(self.spec.source)}: stalled (no data for {gone:.1f} s)"
                 failure.insert(0, reason)
                 lost.set()
-                self.on_lost(reason)
+                self._tell_lost(reason)
                 getattr(source, "abort", lambda: None)()  # a relay is killed; PyAV reads time out
                 return
 
