@@ -120,7 +120,8 @@ def open_video(
     if timeout_s <= 0:
         raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
     scheme = urlsplit(source).scheme.lower() if "://" in source else ""
-    source, opts = split_options(source) if scheme else (source, LiveOptions())
+    # Options ride in the fragment of stream URLs only: an S3 key or a file name may contain "#".
+    source, opts = split_options(source) if scheme not in {"", "file", "s3"} else (source, LiveOptions())
     shown = redact_url(source)  # errors and logs never carry a password or passphrase
     timeout_s = opts.timeout_s or timeout_s
     is_live = scheme in LIVE_SCHEMES if live is None else live
