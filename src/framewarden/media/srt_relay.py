@@ -4,9 +4,9 @@ The FFmpeg inside PyAV's wheel is built without libsrt; Debian's ``ffmpeg``
 has it.  The relay runs that binary with ``-c copy`` (no decoding, no
 encoding: a few percent of a core) and PyAV demuxes its standard output, so
 everything after the socket is the same code as for every other protocol.
-Why a relay and not a Python SRT binding: none is maintained on PyPI for
-Python 3.11 with wheels, and a separate process also keeps a libsrt crash
-out of the server.
+Why a relay and not a Python SRT binding: PyPI has no maintained libsrt
+binding (its "srt" packages parse subtitles; pylibsrtp is SRTP), and a
+separate process also keeps a libsrt crash out of the server.
 
 The URL is validated key by key and rebuilt from the parsed parts; the
 command is an argv list (never a shell string).  FFmpeg's stderr becomes the
