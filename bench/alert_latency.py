@@ -1,4 +1,4 @@
-"""End-to-end alert latency: frame published at nginx-rtmp -> alert on the server's WebSocket.
+"""End-to-end alert latency: frame published -> alert on the server's WebSocket, per protocol.
 
 A real ``framewarden serve`` process, a private nginx-rtmp, and ffmpeg publishers
 looping a 10 s clip at real time (``-re``, ``-c copy``).  From 5.0 s to 6.0 s of
@@ -12,7 +12,17 @@ rules, the database write and the WebSocket push.
 
 Baseline for the ratio: the 1-channel run of the same sampling, in the same run.
 
+``--protocol rtmp,hls,rtsp,srt`` runs the same clip through each live protocol
+(publishers and servers from ``tests/e2e/protocols.py``) and prints each one's
+p50/p99 beside RTMP's, measured in the same run.  Publish time is the
+publisher's start (HLS: FFmpeg's HLS writer, whose segments then wait for
+the HTTP poll; SRT: framewarden listens and FFmpeg calls in) except RTSP,
+where GStreamer's RTSP server reports when its pipeline for our client began
+playing the clip (a long copy of it: it plays once per client).
+
     python bench/alert_latency.py [--channels 1,4,16] [--loops 6] [--analyzers hashlist,nudenet]
+    python bench/alert_latency.py --protocol rtmp,hls,rtsp,srt --channels 1 --intervals 0 \
+        --loops 20 --loop-s 4 --analyzers hashlist
 """
 
 from __future__ import annotations
@@ -31,25 +41,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.e2e.harnes
 
 import httpx
 from tests.e2e.harness import NginxRtmp, Publisher, free_port, wait_until
+from tests.e2e.protocols import Feed, HlsFeed, RtspFeed, SrtListenerFeed
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("FRAMEWARDEN_TEST_DATA") or REPO / "tests" / "data")
 FW = [sys.executable, "-m", "framewarden"]
-LOOP_S, FLAG_AT_S = 10.0, 5.0
-
-
-OVERLAY = f"[1]scale=640:360[a];[0][a]overlay=enable='between(t,{FLAG_AT_S},{FLAG_AT_S + 1})'"
+LOOP_S, FLAG_AT_S = 10.0, 5.0  # --loop-s changes both: the picture shows from the middle for 1 s
+FEEDS: dict[str, type[Feed]] = {"hls": HlsFeed, "rtsp": RtspFeed, "srt": SrtListenerFeed}
 
 
 def make_clip(folder: Path) -> tuple[Path, Path]:
-    """A 640x360 30 fps clip (1 s GOP) showing astronaut.png from 5 s to 6 s; and that frame."""
+    """A 640x360 30 fps clip (1 s GOP) showing astronaut.png for 1 s from its middle; and that frame."""
+    overlay = f"[1]scale=640:360[a];[0][a]overlay=enable='between(t,{FLAG_AT_S},{FLAG_AT_S + 1})'"
     clip = folder / "flagged.flv"
     subprocess.run(
         ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=s=640x360:r=30:d={LOOP_S}",
          "-i", str(SHARED / "images" / "astronaut.png"),
-         "-filter_complex", OVERLAY,
+         "-filter_complex", overlay,
          "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30", "-keyint_min", "30",
          "-pix_fmt", "yuv420p", "-f", "flv", str(clip)],
         check=True,
@@ -68,12 +78,22 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
+def long_clip(clip: Path, loops: int) -> Path:
+    """The clip repeated ``loops`` times (stream copy): for a server that plays it once per client."""
+    out = clip.with_name(f"{clip.stem}-x{loops}.flv")
+    if not out.is_file():
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", str(loops - 1), "-i", str(clip),
+                        "-c", "copy", str(out)], check=True)  # fmt: skip
+    return out
+
+
 def run_config(
-    tmp: Path, nginx: NginxRtmp, clip: Path, frame: Path, channels: int, interval: float, loops: int,
-    analyzers: list[str],
+    tmp: Path, nginx: NginxRtmp | None, clip: Path, frame: Path, channels: int, interval: float, loops: int,
+    analyzers: list[str], protocol: str = "rtmp",
 ) -> list[float]:  # fmt: skip
-    data = tmp / f"data-{channels}-{interval}"
-    config = tmp / f"fw-{channels}-{interval}.toml"
+    tag = f"{protocol}-{channels}-{interval}"
+    data = tmp / f"data-{tag}"
+    config = tmp / f"fw-{tag}.toml"
     config.write_text(f"analyzers = {json.dumps(analyzers)}\nalert_escalation_s = 0\nalert_group_s = 0\n")
     env = {**os.environ, "FRAMEWARDEN_DATA_DIR": str(data), "FRAMEWARDEN_CONFIG": str(config)}
     subprocess.run([*FW, "banks", "add", "bench", "--label", "Hate Symbols", str(frame)], env=env, check=True,
@@ -84,11 +104,12 @@ def run_config(
         ).stdout
     )["key"]
     port = free_port()
-    log = (tmp / f"serve-{channels}-{interval}.log").open("wb")
+    log = (tmp / f"serve-{tag}.log").open("wb")
     server = subprocess.Popen([*FW, "serve", "--port", str(port), "--log-level", "warning"], env=env,
                               stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     url, headers = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {key}"}
     publishers: list[Publisher] = []
+    feeds: dict[str, Feed] = {}
     arrivals: dict[str, list[float]] = {}
     stop = threading.Event()
     try:
@@ -112,19 +133,34 @@ def run_config(
         listener = threading.Thread(target=listen, daemon=True)
         listener.start()
         starts: dict[str, float] = {}
+        sources: dict[str, str] = {}
         for i in range(channels):
             name = f"bench-{i}"
-            starts[name] = time.time()
-            publishers.append(Publisher(clip, nginx.rtmp_url(name), log_dir=tmp / "ffmpeg").start())
-        for i in range(channels):
-            name = f"bench-{i}"
-            body = {"name": name, "source_url": nginx.rtmp_url(name)}
+            if nginx is not None:
+                starts[name] = time.time()
+                publishers.append(Publisher(clip, nginx.rtmp_url(name), log_dir=tmp / "ffmpeg").start())
+                sources[name] = nginx.rtmp_url(name)
+            else:
+                feed_clip = long_clip(clip, loops + 3) if protocol == "rtsp" else clip
+                feeds[name] = FEEDS[protocol](feed_clip, tmp / f"feed-{tag}-{i}")
+                if not feeds[name].channel_first:
+                    feeds[name].start()
+                sources[name] = feeds[name].source
+        for name, source in sources.items():
+            body = {"name": name, "source_url": source}
             httpx.post(f"{url}/v1/channels", json=body, headers=headers, timeout=30).raise_for_status()
-        time.sleep(LOOP_S * (loops + 1) + 2)
+        for feed in feeds.values():
+            if feed.channel_first:
+                feed.start()
+        time.sleep(LOOP_S * (loops + 1) + 4)
+        # Media time 0 of each feed (RTSP: the pipeline that played to our client).
+        starts.update({name: feed.published_at for name, feed in feeds.items()})
     finally:
         stop.set()
         for pub in publishers:
             pub.close()
+        for feed in feeds.values():
+            feed.close()
         server.terminate()
         server.wait(60)
     latencies: list[float] = []
@@ -147,6 +183,7 @@ def _healthy(url: str) -> bool:
 
 
 def main() -> None:
+    global LOOP_S, FLAG_AT_S
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -156,7 +193,20 @@ def main() -> None:
     )
     parser.add_argument("--loops", type=int, default=5, help="Flagged moments measured per channel.")
     parser.add_argument("--analyzers", default="hashlist,nudenet", help="Analyzers of the server.")
+    parser.add_argument(
+        "--protocol", default="rtmp", help="Protocols, comma-separated: rtmp (the baseline), hls, rtsp, srt."
+    )
+    parser.add_argument(
+        "--loop-s", type=float, default=LOOP_S, help="Clip length: one flagged moment per loop."
+    )
     args = parser.parse_args()
+    LOOP_S, FLAG_AT_S = args.loop_s, args.loop_s / 2
+    protocols = args.protocol.split(",")
+    if set(protocols) - {"rtmp", *FEEDS}:
+        parser.error(f"unknown protocol in {args.protocol!r} (rtmp, {', '.join(FEEDS)})")
+    if len(protocols) > 1:
+        compare_protocols(args, protocols)
+        return
     tmp = Path(tempfile.mkdtemp(prefix="fw-alert-bench-"))
     clip, frame = make_clip(tmp)
     t0 = time.perf_counter()
@@ -168,9 +218,13 @@ def main() -> None:
     for interval in [float(x) for x in args.intervals.split(",")]:
         base: float | None = None
         for channels in [int(x) for x in args.channels.split(",")]:
-            with NginxRtmp(tmp / f"nginx-{channels}-{interval}") as nginx:
-                lat = run_config(tmp, nginx, clip, frame, channels, interval, args.loops,
-                                 args.analyzers.split(","))  # fmt: skip
+            if protocols == ["rtmp"]:
+                with NginxRtmp(tmp / f"nginx-{channels}-{interval}") as nginx:
+                    lat = run_config(tmp, nginx, clip, frame, channels, interval, args.loops,
+                                     args.analyzers.split(","))  # fmt: skip
+            else:
+                lat = run_config(tmp, None, clip, frame, channels, interval, args.loops,
+                                 args.analyzers.split(","), protocols[0])  # fmt: skip
             if not lat:
                 print(f"{interval:>9g} {channels:>9d}         0  (no alert arrived: see {tmp})")
                 continue
@@ -179,6 +233,35 @@ def main() -> None:
             cells = (f"{interval:g}", str(channels), str(len(lat)), f"{p50:.0f}", f"{p99:.0f}",
                      f"{max(lat):.0f}", f"{p99 / base:.2f}x")  # fmt: skip
             print(" ".join(f"{c:>9}" for c in cells))
+
+
+def compare_protocols(args: argparse.Namespace, protocols: list[str]) -> None:
+    """One channel per protocol, the same clip and sampling; p50/p99 beside RTMP's, in the same run."""
+    tmp = Path(tempfile.mkdtemp(prefix="fw-alert-bench-"))
+    clip, frame = make_clip(tmp)
+    interval = float(args.intervals.split(",")[0])
+    print(f"analyzers: {args.analyzers}; {args.loops} flagged moments per protocol, every {LOOP_S:g} s; "
+          f"sample interval {interval:g} s; cores: {os.cpu_count()} (shared: timings are noisy)")  # fmt: skip
+    head = ("protocol", "alerts", "p50 ms", "p99 ms", "max ms", "p50/rtmp", "p99/rtmp")
+    print(" ".join(f"{h:>9}" for h in head))
+    base: tuple[float, float] | None = None
+    for protocol in protocols:
+        if protocol == "rtmp":
+            with NginxRtmp(tmp / f"nginx-{protocol}") as nginx:
+                lat = run_config(tmp, nginx, clip, frame, 1, interval, args.loops, args.analyzers.split(","))
+        else:
+            lat = run_config(
+                tmp, None, clip, frame, 1, interval, args.loops, args.analyzers.split(","), protocol
+            )
+        if not lat:
+            print(f"{protocol:>9}         0  (no alert arrived: see {tmp})")
+            continue
+        p50, p99 = percentile(lat, 50), percentile(lat, 99)
+        if protocol == "rtmp":
+            base = (p50, p99)
+        ratios = (f"{p50 / base[0]:.2f}x", f"{p99 / base[1]:.2f}x") if base else ("-", "-")
+        cells = (protocol, str(len(lat)), f"{p50:.0f}", f"{p99:.0f}", f"{max(lat):.0f}", *ratios)
+        print(" ".join(f"{c:>9}" for c in cells), flush=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,13 @@ source does the expensive decisions once, at the edge:
 * which frames to convert: only those the :class:`~framewarden.media.sampler.Sampler`
   keeps, scaled in swscale to the analyzer size, then turned upright;
 * how long to wait: a stalled network read ends in :class:`SourceTimeoutError`
-  (PyAV's interrupt callback plus FFmpeg's ``rw_timeout``), never a hang.
+  (PyAV's interrupt callback plus FFmpeg's ``rw_timeout``), never a hang; a
+  live source also feeds a :class:`~framewarden.media.stall.StallDetector`
+  so the channel notices a dropped publisher within about a second;
+* which protocol path: ``srt://`` goes through the system FFmpeg
+  (:mod:`framewarden.media.srt_relay`), everything else straight to PyAV;
+  options in the URL fragment (:mod:`framewarden.media.live_options`) set
+  the RTSP transport, timeouts and the stall window.
 
 At open, the first packets are read ahead (and replayed to the decoder) to
 learn the keyframe spacing and the rotation without seeking, which works the
@@ -41,6 +47,7 @@ from framewarden.errors import (
     UnsupportedInputError,
 )
 from framewarden.media.frame import Frame
+from framewarden.media.live_options import MIN_STALL_S, LiveOptions, redact_url, split_options
 from framewarden.media.metadata import (
     KEYFRAMES_FOR_SPACING,
     VideoMetadata,
@@ -51,6 +58,8 @@ from framewarden.media.metadata import (
     normalise_rotation,
 )
 from framewarden.media.sampler import Policy, Sampler, use_keyframes_only
+from framewarden.media.srt_relay import SrtRelay
+from framewarden.media.stall import StallDetector
 
 if TYPE_CHECKING:
     from av.container import InputContainer
@@ -111,13 +120,19 @@ def open_video(
     if timeout_s <= 0:
         raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
     scheme = urlsplit(source).scheme.lower() if "://" in source else ""
+    # Options ride in the fragment of stream URLs only: an S3 key or a file name may contain "#".
+    source, opts = split_options(source) if scheme not in {"", "file", "s3"} else (source, LiveOptions())
+    shown = redact_url(source)  # errors and logs never carry a password or passphrase
+    timeout_s = opts.timeout_s or timeout_s
     is_live = scheme in LIVE_SCHEMES if live is None else live
+    if scheme == "srt":
+        return _open_relayed(source, shown, opts, timeout_s)
     url = _resolve_url(source, scheme, settings, timeout_s)
     started = time.monotonic()
     try:
         container = av.open(
             url,
-            options=_open_options(scheme, is_live, timeout_s),
+            options=_open_options(scheme, is_live, timeout_s, opts),
             timeout=(timeout_s, timeout_s),
         )
     except av.error.FFmpegError as exc:
@@ -125,15 +140,51 @@ def open_video(
         stalled = bool(scheme) and time.monotonic() - started >= timeout_s * 0.95
         if stalled and not isinstance(exc, av.error.HTTPError | av.error.ConnectionRefusedError):
             raise SourceTimeoutError(
-                source, f"no data within {timeout_s:g} s (stalled or unreachable)"
+                shown, f"no data within {timeout_s:g} s (stalled or unreachable)"
             ) from None
-        raise map_av_error(source, exc, timeout_s) from None
+        raise map_av_error(shown, exc, timeout_s) from None
     except OSError as exc:  # pragma: no cover - PyAV maps errors to FFmpegError subclasses
-        raise InputError(source, f"cannot open: {exc}") from None
+        raise InputError(shown, f"cannot open: {exc}") from None
     try:
-        return VideoSource(source, container, live=is_live, timeout_s=timeout_s)
+        return VideoSource(
+            shown, container, live=is_live, timeout_s=timeout_s, stall_frames=opts.stall_frames
+        )
     except BaseException:
         container.close()
+        raise
+
+
+def _open_relayed(source: str, shown: str, opts: LiveOptions, timeout_s: float) -> VideoSource:
+    """``srt://`` through the system FFmpeg: its MPEG-TS output is read from a pipe."""
+    relay = SrtRelay(source, timeout_s=timeout_s).start()
+    try:
+        container = av.open(
+            f"pipe:{relay.stdout.fileno()}",
+            format="mpegts",
+            options=_open_options("pipe", True, timeout_s, opts),
+        )
+    except av.error.FFmpegError as exc:
+        failure = relay.failure()
+        relay.close()
+        raise (failure or map_av_error(shown, exc, timeout_s)) from None
+    except BaseException:
+        relay.close()
+        raise
+    relay.mark_data()
+    try:
+        return VideoSource(
+            shown, container, live=True, timeout_s=timeout_s, stall_frames=opts.stall_frames, relay=relay
+        )
+    except InputError:
+        container.close()
+        failure = relay.failure()
+        relay.close()
+        if failure is not None:
+            raise failure from None
+        raise
+    except BaseException:
+        container.close()
+        relay.close()
         raise
 
 
@@ -150,7 +201,10 @@ def map_av_error(source: str, exc: Exception, timeout_s: float) -> InputError:
     if isinstance(exc, av.error.FileNotFoundError):
         return InputError(source, "no such file")
     if isinstance(exc, av.error.HTTPNotFoundError):
-        return InputError(source, "HTTP 404 not found")
+        return InputError(source, "not found (404): no such stream or playlist")
+    if isinstance(exc, av.error.HTTPUnauthorizedError | av.error.HTTPForbiddenError):
+        code = 401 if isinstance(exc, av.error.HTTPUnauthorizedError) else 403
+        return InputError(source, f"authentication refused ({code}): check the user and password")
     if isinstance(exc, av.error.HTTPError):
         return InputError(source, f"HTTP error: {getattr(exc, 'strerror', None) or exc}")
     if isinstance(exc, av.error.ConnectionRefusedError):
@@ -186,13 +240,19 @@ def _resolve_url(source: str, scheme: str, settings: Settings | None, timeout_s:
     return "file:" + str(path.resolve())
 
 
-def _open_options(scheme: str, live: bool, timeout_s: float) -> dict[str, str]:
+def _open_options(
+    scheme: str, live: bool, timeout_s: float, opts: LiveOptions | None = None
+) -> dict[str, str]:
+    opts = opts or LiveOptions()
     options: dict[str, str] = {}
-    if scheme and scheme != "file":
+    if scheme and scheme not in {"file", "pipe"}:
         options["rw_timeout"] = str(int(timeout_s * 1_000_000))  # microseconds, per read
     if scheme in {"rtsp", "rtsps"}:
-        options["rtsp_transport"] = "tcp"
+        options["rtsp_transport"] = opts.rtsp_transport
         options["timeout"] = str(int(timeout_s * 1_000_000))
+    if scheme in {"http", "https"} and live and opts.live_edge:
+        # HLS: start at the newest segment; FFmpeg's default is three from the end.
+        options["live_start_index"] = "-1"
     if live:
         options["fflags"] = "nobuffer"
         options["flags"] = "low_delay"
@@ -207,11 +267,25 @@ def _open_options(scheme: str, live: bool, timeout_s: float) -> dict[str, str]:
 class VideoSource:
     """An open video: metadata now, frames on demand.  Use as a context manager."""
 
-    def __init__(self, source: str, container: InputContainer, *, live: bool, timeout_s: float) -> None:
+    def __init__(
+        self,
+        source: str,
+        container: InputContainer,
+        *,
+        live: bool,
+        timeout_s: float,
+        stall_frames: int = 30,
+        relay: SrtRelay | None = None,
+    ) -> None:
         self.source = source
         self.live = live
         self.timeout_s = timeout_s
         self.stats = SourceStats()
+        # Live only: the worker asks it whether the publisher is still there.
+        self.stall: StallDetector | None = (
+            StallDetector(stall_frames=stall_frames, min_s=MIN_STALL_S) if live else None
+        )
+        self._relay = relay
         self._container = container
         self._consumed = False
         self._packets_seen = False
@@ -228,6 +302,8 @@ class VideoSource:
             rotation=pre.rotation,
             keyframe_interval_s=keyframe_spacing(pre.keyframe_times_s),
         )
+        if self.stall is not None and self.metadata.frame_rate:
+            self.stall.frame_interval_s = 1.0 / self.metadata.frame_rate
 
     # --- context manager ------------------------------------------------------
     def __enter__(self) -> VideoSource:
@@ -241,6 +317,17 @@ class VideoSource:
     def close(self) -> None:
         self._pending.clear()
         self._container.close()
+        if self._relay is not None:
+            self._relay.close()
+
+    def abort(self) -> None:
+        """From another thread: end a read blocked on a stalled source where that is possible.
+
+        A relayed source (SRT) is killed, so its pipe read returns at once; PyAV's own reads
+        end at their timeout, and the reading thread closes the source then.
+        """
+        if self._relay is not None:
+            self._relay.abort()
 
     # --- frames ---------------------------------------------------------------
     def frames(
@@ -306,7 +393,8 @@ class VideoSource:
     def _configure_decoder(self) -> None:
         cc = self._stream.codec_context
         if cc is None:
-            raise UnsupportedInputError(self.source, "no decoder for the video codec")
+            codec = getattr(getattr(self._stream, "codec", None), "name", "") or "unknown"
+            raise UnsupportedInputError(self.source, f"unsupported video codec ({codec}): no decoder for it")
         if self.live:
             # Frame threading delays output by one frame per thread; slices do not.
             cc.thread_type = "SLICE"
@@ -316,15 +404,28 @@ class VideoSource:
         cc.thread_count = 0
 
     def _read(self) -> Iterator[tuple[Packet, float]]:
+        stall, tb = self.stall, self._stream.time_base
         try:
             for packet in self._container.demux(self._stream):
                 self._packets_seen = True
-                yield packet, time.time()
+                arrived = time.time()
+                if stall is not None and packet.size:
+                    ts = packet.dts if packet.dts is not None else packet.pts
+                    stall.packet(arrived, float(ts * tb) if ts is not None and tb is not None else None)
+                yield packet, arrived
         except av.error.FFmpegError as exc:
+            self._raise_relay_failure()
             stalled = isinstance(exc, av.error.ExitError | av.error.TimeoutError)
             if stalled or not self._packets_seen:
                 raise map_av_error(self.source, exc, self.timeout_s) from None
             log.warning("%s: demuxing stopped early: %s", self.source, exc)
+        self._raise_relay_failure()
+
+    def _raise_relay_failure(self) -> None:
+        """A relay that died ends the stream with its own reason (FFmpeg's stderr), not "ended"."""
+        failure = self._relay.failure() if self._relay is not None else None
+        if failure is not None:
+            raise failure
 
     def _packets(self) -> Iterator[tuple[Packet, float]]:
         while self._pending:

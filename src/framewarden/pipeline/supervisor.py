@@ -103,6 +103,7 @@ class ChannelSupervisor:
         self._rng = random.Random()
         self._attempt = 0  # reconnect attempts since the channel was last live
         worker.on_live = self._on_live
+        worker.on_lost = self._on_lost
 
     # --- state ---------------------------------------------------------------------
     @property
@@ -138,6 +139,11 @@ class ChannelSupervisor:
     def _on_live(self) -> None:
         self._attempt = 0
         self._set_state(ChannelState.LIVE)
+
+    def _on_lost(self, reason: str) -> None:
+        """The source stalled: show it now; the session still judges what it received, then ends."""
+        if not self._stop.is_set():
+            self._set_state(ChannelState.RECONNECTING, reason)
 
     def snapshot(self) -> ChannelSnapshot:
         spec = self.worker.spec
@@ -201,6 +207,14 @@ class ChannelSupervisor:
             if outcome.end is SessionEnd.AUTO_STOPPED:
                 self._set_state(ChannelState.STOPPED, outcome.reason)
                 return
+            if outcome.end is SessionEnd.WAITING:  # listen again at once: a backoff would close the port
+                waiting = (
+                    ChannelState.STARTING
+                    if self._state is ChannelState.STARTING
+                    else ChannelState.RECONNECTING
+                )
+                self._set_state(waiting, outcome.reason)
+                continue
             self.reconnects += 1
             self.worker.context.metrics.reconnects.labels(self.name).inc()
             if outcome.end is SessionEnd.REOPEN:

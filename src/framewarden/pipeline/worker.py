@@ -30,6 +30,7 @@ from framewarden.actions.controllers import ControllerError, NullController, Str
 from framewarden.errors import InputError
 from framewarden.events import Event
 from framewarden.media.frame import Frame
+from framewarden.media.live_options import redact_url
 from framewarden.pipeline.batcher import BatcherClosedError
 from framewarden.pipeline.context import FrameRecord, WorkerContext
 from framewarden.pipeline.dedup import Deduplicator
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 _LATENCY_SAMPLES = 1000
 _POLL_S = 0.2  # how often a waiting thread looks at its stop flag
 _DECODER_JOIN_S = 1.0  # how long a session end waits for its decode thread
+_WATCH_S = 0.1  # how often the stall watchdog looks at the source
 
 
 class ChannelState(StrEnum):
@@ -163,6 +165,7 @@ class SessionEnd(StrEnum):
     AUTO_STOPPED = "auto_stopped"  # a rule stopped the stream: the supervisor ends
     SOURCE_LOST = "source_lost"  # open failed, stream ended or broke: reconnect with backoff
     REOPEN = "reopen"  # a new rule needs another sampling interval: reopen at once
+    WAITING = "waiting"  # a listening source heard no publisher yet: listen again at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,16 +183,21 @@ class ChannelWorker:
         context: WorkerContext,
         *,
         on_live: Callable[[], None] = lambda: None,
+        on_lost: Callable[[str], None] = lambda reason: None,
     ) -> None:
         self.spec = spec
         self.context = context
         self.stats = ChannelStats()
         self.on_live = on_live
+        self.on_lost = on_lost  # the source stalled: told at once, while waiting frames are still judged
         self._rule_state = ChannelRuleState(rule_id=spec.rule.id)
         self._dedup = self._make_dedup(spec.rule)
         self._pending: tuple[Rule, int] | None = None
         self._lock = threading.Lock()
         self._queue: LatestQueue | None = None
+        self._stall: Any = None  # the current session's stall detector (None: the source has none)
+        self._announced = False  # "live" told for the current session
+        self._lost_told = False  # "reconnecting" told for the current session (no "live" after it)
 
     @property
     def name(self) -> str:
@@ -242,12 +250,14 @@ class ChannelWorker:
         interval = self.spec.sample_interval_s
         try:
             source = self.context.open_source(self.spec.source, timeout_s=self.context.open_timeout_s)
-        except InputError as exc:
-            return SessionOutcome(SessionEnd.SOURCE_LOST, str(exc))
+        except InputError as exc:  # a listener's empty wait is no failure: no backoff, port kept open
+            end = SessionEnd.WAITING if getattr(exc, "retry_at_once", False) else SessionEnd.SOURCE_LOST
+            return SessionOutcome(end, str(exc))
         with self.stats.lock:
             self.stats.sessions += 1
         queue = LatestQueue(self.spec.queue_size)
         self._queue = queue
+        self._stall, self._announced, self._lost_told = getattr(source, "stall", None), False, False
         decode_stop = threading.Event()
         failure: list[str] = []
         decoder = threading.Thread(
@@ -257,8 +267,18 @@ class ChannelWorker:
             daemon=True,
         )
         decoder.start()
+        lost = threading.Event()
+        stall = self._stall
+        if stall is not None:
+            watchdog = threading.Thread(
+                target=self._watch,
+                args=(source, stall, decode_stop, lost, failure),
+                name=f"fw-watch-{self.name}",
+                daemon=True,
+            )
+            watchdog.start()
         try:
-            return self._consume(queue, stop, failure)
+            return self._consume(queue, stop, failure, lost if stall is not None else None)
         finally:
             decode_stop.set()
             # A read blocked on a stalled stream ends at the source's own timeout; the
@@ -304,30 +324,81 @@ class ChannelWorker:
         except Exception as exc:  # PyAV raises its own errors for broken streams
             failure.append(f"{self.spec.source}: {type(exc).__name__}: {exc}")
         finally:
+            if not stop.is_set():  # the source ended or failed by itself: say so before the queue drains
+                reason = failure[0] if failure else f"{redact_url(self.spec.source)}: stream ended"
+                self._tell_lost(reason, only_if_live=True)
             queue.close()
             try:
                 source.close()
             except Exception:
                 log.exception("channel %s: closing the source failed", name)
 
-    def _consume(self, queue: LatestQueue, stop: threading.Event, failure: list[str]) -> SessionOutcome:
-        announced = False
+    def _announce_live(self) -> None:
+        """Once per session, from whichever thread sees it first; never after the loss was told."""
+        with self._lock:
+            if self._announced or self._lost_told:
+                return
+            self._announced = True
+        self.on_live()
+
+    def _tell_lost(self, reason: str, *, only_if_live: bool = False) -> None:
+        """The source is gone: say so now (the session ends once the frames received are judged)."""
+        with self._lock:
+            if self._lost_told or (only_if_live and not self._announced):
+                return  # not live yet: the session's end says it, after its frames, in order
+            self._lost_told = True
+        self.on_lost(reason)
+
+    def _watch(
+        self, source: Any, stall: Any, done: threading.Event, lost: threading.Event, failure: list[str]
+    ) -> None:
+        """The stall watchdog of a live source (media/stall.py), beside the busy session thread.
+
+        It notices a dropped publisher long before a read times out and says so at once
+        (``on_lost``), even while inference is still busy with the frames already received.
+        It also announces the channel live only once data arrives over time, so a stale
+        replay (an HLS playlist whose publisher is gone) never looks live.
+        """
+        while not done.wait(_WATCH_S):
+            now = time.time()
+            if stall.advancing and source.stats.decoded:
+                self._announce_live()
+            gone = stall.stalled_for(now)
+            if gone is not None:
+                reason = f"{redact_url(self.spec.source)}: stalled (no data for {gone:.1f} s)"
+                failure.insert(0, reason)
+                lost.set()
+                self._tell_lost(reason)
+                getattr(source, "abort", lambda: None)()  # a relay is killed; PyAV reads time out
+                return
+
+    def _consume(
+        self,
+        queue: LatestQueue,
+        stop: threading.Event,
+        failure: list[str],
+        lost: threading.Event | None = None,
+    ) -> SessionOutcome:
+        """Judge frames until the source ends; ``lost`` (set by the watchdog) ends it once drained."""
+        stall = self._stall
         while True:
             if stop.is_set():
                 self._drain(queue)
                 return SessionOutcome(SessionEnd.STOP_REQUESTED, "stopped by request")
             if self._apply_pending_rule():
                 return SessionOutcome(SessionEnd.REOPEN, "rule changed the sampling interval")
+            if lost is not None and lost.is_set():  # stalled: judge what was received, then reconnect
+                self._drain(queue)
+                return SessionOutcome(SessionEnd.SOURCE_LOST, failure[0])
             try:
                 item = queue.get(_POLL_S)
             except QueueClosed:
-                reason = failure[0] if failure else f"{self.spec.source}: stream ended"
+                reason = failure[0] if failure else f"{redact_url(self.spec.source)}: stream ended"
                 return SessionOutcome(SessionEnd.SOURCE_LOST, reason)
             if item is None:
                 continue
-            if not announced:
-                announced = True
-                self.on_live()
+            if stall is None or stall.advancing:  # the watchdog may not have had its turn yet
+                self._announce_live()
             outcome = self.process(*item)
             if outcome is not None:
                 return outcome
