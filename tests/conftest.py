@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+# Ray (tests/engines) on loopback only: without this, Ray resolves 127.0.0.1 to the machine's
+# outward address. Ray reads it once, at its import, so it is set before any test module loads.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
 REPO = Path(__file__).resolve().parents[1]
 # Vendored in the repository (tests/data/PROVENANCE.md); FRAMEWARDEN_TEST_DATA may point at a fuller copy.
 SHARED_DATA = Path(os.environ.get("FRAMEWARDEN_TEST_DATA") or REPO / "tests" / "data")

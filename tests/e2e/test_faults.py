@@ -93,11 +93,11 @@ def test_kill_9_mid_stream_then_restart(
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 6 MiB tmpfs (root only); skipped with the reason where mount is not permitted."""
+    """A 24 MiB tmpfs (root only); skipped with the reason where mount is not permitted."""
     mount_point = tmp_path / "small-disk"
     mount_point.mkdir()
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mount_point)],
+        ["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount_point)],
         capture_output=True,
         text=True,
         check=False,
@@ -114,14 +114,13 @@ def _fill(folder: Path) -> Path:
     """Write a file until the disk is full; returns it (delete it to free the space)."""
     filler = folder / "filler"
     chunk = b"\0" * 65536
-    with filler.open("wb") as fh:
-        while True:
-            try:
+    try:
+        with filler.open("wb") as fh:
+            while True:
                 fh.write(chunk)
                 fh.flush()
-            except OSError as exc:
-                assert exc.errno == errno.ENOSPC
-                break
+    except OSError as exc:  # full: while writing, or when the buffer is flushed on close
+        assert exc.errno == errno.ENOSPC
     return filler
 
 

@@ -60,9 +60,8 @@ def _settings_targets(runtime: Runtime) -> dict[str, dict[str, Any]]:
 
 
 def _invalid(loc: str, msg: str) -> HTTPException:
-    return HTTPException(
-        status.HTTP_422_UNPROCESSABLE_CONTENT, [{"loc": ["body", loc], "msg": msg, "type": "value_error"}]
-    )
+    # One string, like every other error (docs/api.md): "body.<field>: <what>".
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"body.{loc}: {msg}")
 
 
 def check_api_target(body: dict[str, Any], allowed_hosts: list[str]) -> dict[str, Any]:
