@@ -354,6 +354,9 @@ def test_channel_form_picks_a_controller_by_name(stack: Stack, signed_in: Callab
     form.get_by_role("button", name="Create").click()
     form.locator('.field-error[data-field="source_url"]', has_text="local files").wait_for()
     assert form.locator('.field-error[data-field="name"]').inner_text() == ""  # cleared on resubmit
+    rx = page.locator('#channels tr[data-channel="rx"]')
+    rx.get_by_role("cell", name=CONTROLLER, exact=True).wait_for()  # the table names each one's controller
+    page.screenshot(path=str(stack.shots / "channels.png"))
     form.get_by_label("Source URL").fill(stack.nginx.rtmp_url("form-cam"))
     form.get_by_role("button", name="Create").click()
     page.locator("#toast", has_text="Channel form-cam created").wait_for()
@@ -435,7 +438,6 @@ def test_charts_and_channel_page_render_with_data(stack: Stack, signed_in: Calla
     page.screenshot(path=str(stack.shots / "channel.png"))
     page.goto(stack.url + "/channels")
     page.locator('#channels tr[data-channel="cam-a"]').wait_for()
-    page.screenshot(path=str(stack.shots / "channels.png"))
     assert PAGE_ERRORS == []  # no script error, nothing refused by the Content-Security-Policy
 
 

@@ -334,7 +334,7 @@ function pageAlerts() {
     detail.replaceChildren(
       el("h2", {}, `Alert ${a.id} · `, el("a", { href: `/channels/${encodeURIComponent(a.channel)}/view`, text: a.channel }), " ", el("span", { class: "badge", "data-role": "status", text: full.status })),
       ev, actions || "",
-      el("p", {}, `Rule `, el("a", { href: `/rules#${a.rule_id}`, text: a.rule_id }), ` v${a.rule_version} · severity ${a.severity} · seen ${a.occurrences}× · frame ${a.frame_seq} · `, rel(a.created_at)),
+      el("p", {}, `Rule `, el("a", { href: `/rules#${a.rule_id}`, text: a.rule_id }), a.rule_version ? ` v${a.rule_version}` : " (built-in)", ` · severity ${a.severity} · seen ${a.occurrences}× · frame ${a.frame_seq} · `, rel(a.created_at)),
       el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Label" }), el("th", { text: "Confidence" }), el("th", { text: "Threshold" }), el("th", { text: "Tier" }))),
         el("tbody", {}, (a.violations || []).map((v) => el("tr", {}, el("td", { text: v.label }), el("td", { text: Math.round(v.confidence) }), el("td", { text: v.threshold }), el("td", { text: v.action }))))),
       el("h2", { text: "History" }),
@@ -435,7 +435,7 @@ function pageRules() {
 
   async function load() {
     rules = await api("GET", "/v1/rules");
-    tbody.replaceChildren(...rules.map((r) => el("tr", {}, el("td", {}, el("a", { href: `#${r.id}`, text: r.id })), el("td", { text: r.rule.channel ? `channel ${r.rule.channel}` : `pattern ${r.rule.channel_pattern}` }), el("td", { text: r.rule.priority }), el("td", { text: r.built_in ? "built-in" : `v${r.version}` }))));
+    tbody.replaceChildren(...rules.map((r) => el("tr", {}, el("td", {}, el("a", { href: `#${r.id}`, text: r.id })), el("td", { text: r.rule.channel ? `channel ${r.rule.channel}` : r.rule.channel_pattern ? `pattern ${r.rule.channel_pattern}` : "every channel" }), el("td", { text: r.rule.priority }), el("td", { text: r.built_in ? "built-in" : `v${r.version}` }))));
     document.getElementById("rules-empty").hidden = rules.length > 0;
     open(location.hash.slice(1));
   }
@@ -531,7 +531,7 @@ function pageChannels() {
     tbody.replaceChildren(...rows.map((c) => el("tr", { "data-channel": c.name },
       el("td", {}, el("a", { href: `/channels/${encodeURIComponent(c.name)}/view`, text: c.name })),
       el("td", {}, el("span", { class: `badge ${c.state}`, text: c.state }), c.reason ? el("div", { class: "error", text: c.reason }) : null),
-      el("td", { text: c.source_url }), el("td", { text: c.rule_id || "–" }), el("td", { text: (c.stats.stats || c.stats).analyzed ?? 0 }),
+      el("td", { text: c.source_url }), el("td", { text: c.rule_id || "–" }), el("td", { text: c.controller || "none" }), el("td", { text: (c.stats.stats || c.stats).analyzed ?? 0 }),
       el("td", { class: "cell-actions" },
         role.isAdmin ? el("button", { type: "button", onclick: () => call("POST", c.name, c.state === "stopped" ? "start" : "stop") }, c.state === "stopped" ? "Start" : "Stop analysis") : null,
         role.canModerate ? el("button", { type: "button", class: "danger", onclick: () => call("POST", c.name, "stop-stream") }, "Stop stream") : null,
