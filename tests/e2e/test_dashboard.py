@@ -10,6 +10,10 @@ publishers serve the whole module:
   analyzer reports "Alcoholic Beverages" at 99 on every frame, and each has a
   channel rule alerting at 90, so a threshold raise on ``rx`` is visible.
 
+Stream controllers exist only in the server's settings: the TOML defines
+``edge`` (the private nginx-rtmp) and every channel names it, through the API
+or picked by name in the channel form.
+
 Three keys sign in: an admin (rules), a moderator (the queue) and a viewer.
 Screenshots go to ``$FRAMEWARDEN_SCREENSHOTS`` (the README's come from
 ``FRAMEWARDEN_SCREENSHOTS=docs/screenshots``), else to a temporary folder.
@@ -39,6 +43,7 @@ from tests.e2e.harness import ClipSpec, NginxRtmp, Publisher, encode_clip, free_
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 CHROMIUM = Path("/usr/bin/chromium")
 BANNED = "BANNED WORDS HERE"
+CONTROLLER = "edge"  # the nginx-rtmp controller, defined in the server's TOML settings
 ROOT = Path(__file__).resolve().parents[2]
 # The server imports the harness first, so its known-answer analyzers are registered.
 LAUNCH = [sys.executable, "-c", "import tests.e2e.harness; from framewarden.cli import run; run()"]
@@ -80,6 +85,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         ),
         "clean": encode_clip(ClipSpec(width=640, height=360, fps=15, duration_s=6), tmp / "clean.flv"),
     }
+    nginx = NginxRtmp(tmp / "nginx").start()
     config = tmp / "framewarden.toml"
     config.write_text(
         'analyzers = ["ocr_text", "test_flag_all"]\n'
@@ -91,6 +97,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "[analyzer_options.test_flag_all]\n"
         'label = "Alcoholic Beverages"\n'
         "confidence = 99.0\n"
+        f"[controllers.{CONTROLLER}]\n"
+        'type = "nginx_rtmp"\n'
+        f'control_url = "{nginx.control_url}"\n'
     )
     env = {
         **os.environ,
@@ -108,7 +117,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             check=True,
         )
         keys[role] = json.loads(out.stdout)["key"]
-    nginx = NginxRtmp(tmp / "nginx").start()
     port = free_port()
     log = tmp / "serve.log"
     proc = subprocess.Popen(
@@ -133,12 +141,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     st = Stack(url, keys, nginx, clips, log, {}, shots, tmp)
     try:
         assert wait_until(healthy, 90), log.read_text()[-3000:]
-        controller = {"type": "nginx_rtmp", "control_url": nginx.control_url}
         for name in ("rx", "ry"):
             rule = {"id": name, "channel": name, "sample_interval_s": 0.5, "labels": {"Alcohol": 90}}
             assert st.api("POST", "/v1/rules", json=rule).status_code == 201
         for name in ("cam-a", "cam-b", "rx", "ry"):
-            body = {"name": name, "source_url": nginx.rtmp_url(name), "controller": controller}
+            body = {"name": name, "source_url": nginx.rtmp_url(name), "controller": CONTROLLER}
             assert st.api("POST", "/v1/channels", json=body).status_code == 201, name
         st.publish("rx", "clean")
         st.publish("ry", "clean")
@@ -321,6 +328,43 @@ def test_rule_edit_changes_alerts_of_that_channel_only(stack: Stack, signed_in: 
     assert history[-1]["author"].startswith("ada-admin")
     assert stack.api("GET", "/v1/rules/ry").json()["version"] == 1
 
+    # The built-in default rule ends the list, read-only: no Save, inputs disabled.
+    page.goto(stack.url + "/rules#default")
+    assert page.locator("#rules tr").last.inner_text().split("\t")[-1].strip() == "built-in"
+    page.locator('#rule-form [data-role="built-in"]').wait_for()
+    assert form.get_by_role("button", name="Save").count() == 0
+    assert form.locator('[name="label"]').first.is_disabled()
+
+
+def test_channel_form_picks_a_controller_by_name(stack: Stack, signed_in: Callable[[str], Any]) -> None:
+    page = signed_in("admin")
+    page.goto(stack.url + "/channels")
+    form = page.locator("#create")
+    select = form.get_by_label("Stream controller")
+    select.locator(f'option[value="{CONTROLLER}"]').wait_for(state="attached")  # from GET /v1/controllers
+    assert select.locator("option").all_inner_texts() == ["none (stop analysis only)", "edge (nginx-rtmp)"]
+    assert page.locator("#controllers-none").is_hidden()
+    form.get_by_label("Name").fill("form cam")  # a space: the server's name check answers
+    form.get_by_label("Source URL").fill("file:///etc/passwd")
+    select.select_option(CONTROLLER)
+    form.get_by_label("Start now").uncheck()
+    form.get_by_role("button", name="Create").click()
+    form.locator('.field-error[data-field="name"]', has_text="must match").wait_for()
+    form.get_by_label("Name").fill("form-cam")
+    form.get_by_role("button", name="Create").click()
+    form.locator('.field-error[data-field="source_url"]', has_text="local files").wait_for()
+    assert form.locator('.field-error[data-field="name"]').inner_text() == ""  # cleared on resubmit
+    rx = page.locator('#channels tr[data-channel="rx"]')
+    rx.get_by_role("cell", name=CONTROLLER, exact=True).wait_for()  # the table names each one's controller
+    page.screenshot(path=str(stack.shots / "channels.png"))
+    form.get_by_label("Source URL").fill(stack.nginx.rtmp_url("form-cam"))
+    form.get_by_role("button", name="Create").click()
+    page.locator("#toast", has_text="Channel form-cam created").wait_for()
+    page.locator('#channels tr[data-channel="form-cam"]').wait_for()
+    created = stack.api("GET", "/v1/channels/form-cam").json()
+    assert created["controller"] == CONTROLLER and created["desired_state"] == "stopped"
+    assert stack.api("DELETE", "/v1/channels/form-cam").status_code == 204  # the wall keeps four channels
+
 
 def test_viewer_sees_no_actions_and_forged_posts_are_refused(
     stack: Stack, signed_in: Callable[[str], Any]
@@ -394,7 +438,6 @@ def test_charts_and_channel_page_render_with_data(stack: Stack, signed_in: Calla
     page.screenshot(path=str(stack.shots / "channel.png"))
     page.goto(stack.url + "/channels")
     page.locator('#channels tr[data-channel="cam-a"]').wait_for()
-    page.screenshot(path=str(stack.shots / "channels.png"))
     assert PAGE_ERRORS == []  # no script error, nothing refused by the Content-Security-Policy
 
 
@@ -438,6 +481,15 @@ def test_notification_targets(stack: Stack, signed_in: Callable[[str], Any]) -> 
         row.get_by_role("button", name="Delete").click()
         row.wait_for(state="detached")
         assert stack.api("POST", "/v1/notification-targets/ops-hook/test").status_code == 404
+
+        # A moderator reads the delivery log (no targets: they hold secrets); a viewer neither.
+        moderator = signed_in("moderator")
+        moderator.goto(stack.url + "/notifications")
+        moderator.locator("#deliveries tr", has_text="ops-hook").first.wait_for()
+        assert moderator.locator("#create-target").count() == 0 and moderator.locator("#targets").count() == 0
+        viewer = signed_in("viewer")
+        viewer.goto(stack.url + "/notifications")
+        assert viewer.locator("#deliveries").count() == 0
     finally:
         hook.shutdown()
 

@@ -23,6 +23,7 @@ from framewarden.api.routers import (
     system,
     videos,
 )
+from framewarden.api.routers.controllers import router as controllers_router
 from framewarden.api.routers.dashboard import router as dashboard_router
 from framewarden.api.routers.frames import router as frames_router
 from framewarden.api.routers.targets import router as targets_router
@@ -49,6 +50,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     for module in (system, images, channels, rules, alerts, results, events, keys, jobs, videos, chat):
         app.include_router(module.router)
     app.include_router(notifications_router.router)
+    app.include_router(controllers_router)
     rekognition.install(app, runtime.settings.rekognition_path_prefix)
     app.include_router(frames_router)
     app.include_router(dashboard_router)

@@ -49,6 +49,11 @@ class ChannelPublic(BaseModel):
     stats: dict[str, Any] = Field(default_factory=dict)
 
 
+class ControllerPublic(BaseModel):
+    name: str = Field(..., description="What a channel's `controller` names.")
+    type: str = Field(..., description="nginx_rtmp | http | command | null (the config stays private).")
+
+
 class Review(_In):
     note: str | None = Field(None, max_length=2000, description="Optional note kept in the alert's history.")
 

@@ -69,6 +69,10 @@ class ControllerRegistry:
     def names(self) -> list[str]:
         return sorted(self._configs)
 
+    def types(self) -> dict[str, str]:
+        """Each controller's type by name: nothing else (configs hold URLs, tokens, argv)."""
+        return {name: self._configs[name].type for name in self.names()}
+
     def __contains__(self, name: object) -> bool:
         return name in self._configs
 

@@ -1,4 +1,4 @@
-"""Notification targets through the API: list, create, test-send, delete; and the delivery log.
+"""Notification targets through the API: list, create, test-send, delete.
 
 Targets from settings are listed (read-only) next to the stored ones.  What
 the API may create is narrower than what settings may say, because the
@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from framewarden.actions.notifiers import Message, NotificationError, build_notifier, parse_target
 from framewarden.api.deps import AdminDep, RuntimeDep, SessionDep
+from framewarden.api.errors import describe
 from framewarden.store import notifications as notifications_repo
 from framewarden.store import targets as repo
 
@@ -60,8 +61,9 @@ def _settings_targets(runtime: Runtime) -> dict[str, dict[str, Any]]:
 
 
 def _invalid(loc: str, msg: str) -> HTTPException:
-    # One string, like every other error (docs/api.md): "body.<field>: <what>".
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"body.{loc}: {msg}")
+    # One string, as every error (docs/api.md): "body.url: ..." names the field for the form.
+    detail = describe([{"loc": ("body", loc), "msg": msg}])
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
 
 
 def check_api_target(body: dict[str, Any], allowed_hosts: list[str]) -> dict[str, Any]:
@@ -75,10 +77,8 @@ def check_api_target(body: dict[str, Any], allowed_hosts: list[str]) -> dict[str
     try:
         target = parse_target(body)
     except ValidationError as exc:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [{**e, "loc": ["body", *e["loc"]]} for e in exc.errors(include_url=False, include_context=False)],
-        ) from None
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, describe(errors)) from None
     if kind == "webhook":
         host = (urlsplit(str(body["url"])).hostname or "").lower()
         if host not in {h.lower() for h in allowed_hosts}:

@@ -31,9 +31,26 @@ const FW = (() => {
 
   function detailText(json) {
     if (!json || json.detail === undefined) return "";
-    if (typeof json.detail === "string") return json.detail;
-    if (Array.isArray(json.detail)) return json.detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ");
-    return JSON.stringify(json.detail);
+    return typeof json.detail === "string" ? json.detail : JSON.stringify(json.detail);
+  }
+
+  // Errors are {"detail": "body.a.b: what; body.c: what"} (docs/api.md): back to (field path, message).
+  function problems(err) {
+    const text = typeof err.detail === "string" ? err.detail : err.message;
+    const parts = text.split("; ").map((p) => /^(?:body|query|path)(?:\.([^:]*))?: ([\s\S]*)$/.exec(p));
+    if (!parts.every(Boolean)) return [{ loc: [], msg: text }];  // a sentence of its own, not a list
+    return parts.map((m) => ({ loc: m[1] ? m[1].split(".") : [], msg: m[2].replace(/^Value error, /, "") }));
+  }
+  // Each problem next to its field (the longest matching path, else its last part, else guess(msg)), else at "_".
+  function showErrors(form, err, guess) {
+    form.querySelectorAll(".field-error").forEach((s) => { s.textContent = ""; });
+    const at = (field) => (field ? form.querySelector(`.field-error[data-field="${CSS.escape(field)}"]`) : null);
+    for (const { loc, msg } of problems(err)) {
+      let target = null;
+      for (let n = loc.length; n > 0 && !target; n--) target = at(loc.slice(0, n).join("."));
+      target = target || at(loc[loc.length - 1]) || (guess && at(guess(msg))) || at("_");
+      target.textContent = msg;
+    }
   }
 
   function el(tag, attrs, ...children) {
@@ -85,7 +102,7 @@ const FW = (() => {
       el("span", { class: `chip ${byLabel[name] || "below"}`, title: byLabel[name] ? `at ${byLabel[name]} threshold` : "below alert threshold", text: `${name} ${Math.round(conf)}` }));
   }
 
-  return { api, el, rel, toast, onEvent, connect, role, labelChips, csrf };
+  return { api, el, rel, toast, onEvent, connect, role, labelChips, csrf, showErrors };
 })();
 
 /* ---------------------------------------------------------------- live wall */
@@ -219,11 +236,12 @@ function pageChannel() {
       try { rule = await api("GET", `/v1/rules/${encodeURIComponent(c.rule_id)}`); }
       catch (e) {
         if (e.status !== 404) throw e;
-        document.getElementById("ch-rule").replaceChildren(el("p", { text: `${c.rule_id}: the built-in default rule (no stored rule matches this channel; see the rules page to add one).` }));
+        document.getElementById("ch-rule").replaceChildren(el("p", { text: `${c.rule_id}: not found (deleted since?)` }));
         return;
       }
       const box = document.getElementById("ch-rule");
-      box.replaceChildren(el("p", {}, el("a", { href: `/rules#${rule.id}`, text: rule.id }), ` v${rule.version} · sample every ${rule.rule.sample_interval_s} s`),
+      const which = rule.built_in ? ": the built-in default rule (no stored rule matches this channel)" : ` v${rule.version}`;
+      box.replaceChildren(el("p", {}, el("a", { href: `/rules#${rule.id}`, text: rule.id }), `${which} · sample every ${rule.rule.sample_interval_s} s`),
         el("table", {}, el("tbody", {}, Object.entries(rule.rule.labels || {}).map(([l, t]) => el("tr", {}, el("td", { text: l }), el("td", { text: typeof t === "number" ? `alert ≥ ${t}` : Object.entries(t).filter(([, v]) => v !== null).map(([k, v]) => `${k} ≥ ${v}`).join(", ") }))))));
     } else document.getElementById("ch-rule").textContent = "No rule applies to this channel.";
   }).catch((e) => FW.toast(e.message, true));
@@ -316,7 +334,7 @@ function pageAlerts() {
     detail.replaceChildren(
       el("h2", {}, `Alert ${a.id} · `, el("a", { href: `/channels/${encodeURIComponent(a.channel)}/view`, text: a.channel }), " ", el("span", { class: "badge", "data-role": "status", text: full.status })),
       ev, actions || "",
-      el("p", {}, `Rule `, el("a", { href: `/rules#${a.rule_id}`, text: a.rule_id }), ` v${a.rule_version} · severity ${a.severity} · seen ${a.occurrences}× · frame ${a.frame_seq} · `, rel(a.created_at)),
+      el("p", {}, `Rule `, el("a", { href: `/rules#${a.rule_id}`, text: a.rule_id }), a.rule_version ? ` v${a.rule_version}` : " (built-in)", ` · severity ${a.severity} · seen ${a.occurrences}× · frame ${a.frame_seq} · `, rel(a.created_at)),
       el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Label" }), el("th", { text: "Confidence" }), el("th", { text: "Threshold" }), el("th", { text: "Tier" }))),
         el("tbody", {}, (a.violations || []).map((v) => el("tr", {}, el("td", { text: v.label }), el("td", { text: Math.round(v.confidence) }), el("td", { text: v.threshold }), el("td", { text: v.action }))))),
       el("h2", { text: "History" }),
@@ -417,7 +435,7 @@ function pageRules() {
 
   async function load() {
     rules = await api("GET", "/v1/rules");
-    tbody.replaceChildren(...rules.map((r) => el("tr", {}, el("td", {}, el("a", { href: `#${r.id}`, text: r.id })), el("td", { text: r.rule.channel ? `channel ${r.rule.channel}` : `pattern ${r.rule.channel_pattern}` }), el("td", { text: r.rule.priority }), el("td", { text: `v${r.version}` }))));
+    tbody.replaceChildren(...rules.map((r) => el("tr", {}, el("td", {}, el("a", { href: `#${r.id}`, text: r.id })), el("td", { text: r.rule.channel ? `channel ${r.rule.channel}` : r.rule.channel_pattern ? `pattern ${r.rule.channel_pattern}` : "every channel" }), el("td", { text: r.rule.priority }), el("td", { text: r.built_in ? "built-in" : `v${r.version}` }))));
     document.getElementById("rules-empty").hidden = rules.length > 0;
     open(location.hash.slice(1));
   }
@@ -436,10 +454,12 @@ function pageRules() {
     const r = rules.find((x) => x.id === id);
     if (!r) return;
     const b = r.rule;
+    const editable = role.isAdmin && !r.built_in;  // the built-in default is read-only (a stored "default" replaces it)
     const rows = el("tbody", {}, Object.entries(b.labels || {}).map(([n, t]) => labelRow(n, t)));
     const form = el("form", { id: "rule-form", novalidate: true },
-      el("h2", {}, `Rule ${r.id} `, el("span", { class: "muted", text: `v${r.version}` })),
+      el("h2", {}, `Rule ${r.id} `, el("span", { class: "muted", text: r.built_in ? "built-in" : `v${r.version}` })),
       el("p", { class: "muted", text: b.description || "" }),
+      r.built_in ? el("p", { class: "muted", "data-role": "built-in", text: "The built-in default rule applies to every channel no stored rule matches. It is read-only here: import a rule with id \u201cdefault\u201d to replace it." }) : null,
       el("div", { class: "filters" },
         el("label", {}, "Priority", num("priority", b.priority, { min: null, step: "1" }), el("span", { class: "field-error", "data-field": "priority" })),
         el("label", {}, "Sample interval (s)", num("sample_interval_s", b.sample_interval_s), el("span", { class: "field-error", "data-field": "sample_interval_s" })),
@@ -449,12 +469,12 @@ function pageRules() {
         el("label", {}, "of N frames", num("n", b.auto_stop_window?.n ?? 1, { step: "1", min: "1" }))),
       el("h2", { text: "Labels (thresholds 0-100 per tier)" }),
       el("table", {}, rows),
-      role.isAdmin ? el("p", {}, el("button", { type: "button", onclick: () => rows.append(labelRow("", 50)) }, "Add label"), " ", el("button", { type: "submit", class: "primary" }, "Save"), " ", el("span", { class: "field-error", "data-field": "_" })) : null,
-      el("h2", { text: "History" }), el("div", { id: "history" }));
-    form.querySelectorAll("input").forEach((i) => { i.disabled = !role.isAdmin; });
+      editable ? el("p", {}, el("button", { type: "button", onclick: () => rows.append(labelRow("", 50)) }, "Add label"), " ", el("button", { type: "submit", class: "primary" }, "Save"), " ", el("span", { class: "field-error", "data-field": "_" })) : null,
+      r.built_in ? null : el("h2", { text: "History" }), r.built_in ? null : el("div", { id: "history" }));
+    form.querySelectorAll("input, button").forEach((i) => { i.disabled = !editable; });
     form.addEventListener("submit", (e) => { e.preventDefault(); save(r, form); });
     editor.replaceChildren(form);
-    history(r.id);
+    if (!r.built_in) history(r.id);
   }
   function value(input) { return input.value === "" ? null : Number(input.value); }
   async function save(r, form) {
@@ -473,16 +493,7 @@ function pageRules() {
       const saved = await api("PUT", `/v1/rules/${encodeURIComponent(r.id)}`, body);
       FW.toast(`Saved ${r.id} v${saved.version}; applies to ${(saved.affected_channels || []).join(", ") || "no running channel"}`);
       await load(); open(r.id);
-    } catch (e) { showErrors(form, e); }
-  }
-  function showErrors(form, e) {
-    const details = Array.isArray(e.detail) ? e.detail : [{ loc: ["body"], msg: e.message }];
-    for (const d of details) {
-      const loc = (d.loc || []).filter((p) => p !== "body");
-      let target = null;
-      for (let n = loc.length; n > 0 && !target; n--) target = form.querySelector(`.field-error[data-field="${CSS.escape(loc.slice(0, n).join("."))}"]`);
-      (target || form.querySelector('.field-error[data-field="_"]')).textContent = d.msg.replace(/^Value error, /, "");
-    }
+    } catch (e) { FW.showErrors(form, e); }
   }
   async function history(id) {
     const versions = await api("GET", `/v1/rules/${encodeURIComponent(id)}/history`);
@@ -520,7 +531,7 @@ function pageChannels() {
     tbody.replaceChildren(...rows.map((c) => el("tr", { "data-channel": c.name },
       el("td", {}, el("a", { href: `/channels/${encodeURIComponent(c.name)}/view`, text: c.name })),
       el("td", {}, el("span", { class: `badge ${c.state}`, text: c.state }), c.reason ? el("div", { class: "error", text: c.reason }) : null),
-      el("td", { text: c.source_url }), el("td", { text: c.rule_id || "–" }), el("td", { text: (c.stats.stats || c.stats).analyzed ?? 0 }),
+      el("td", { text: c.source_url }), el("td", { text: c.rule_id || "–" }), el("td", { text: c.controller || "none" }), el("td", { text: (c.stats.stats || c.stats).analyzed ?? 0 }),
       el("td", { class: "cell-actions" },
         role.isAdmin ? el("button", { type: "button", onclick: () => call("POST", c.name, c.state === "stopped" ? "start" : "stop") }, c.state === "stopped" ? "Start" : "Stop analysis") : null,
         role.canModerate ? el("button", { type: "button", class: "danger", onclick: () => call("POST", c.name, "stop-stream") }, "Stop stream") : null,
@@ -534,18 +545,20 @@ function pageChannels() {
   if (form) form.addEventListener("submit", async (e) => {
     e.preventDefault();
     form.querySelectorAll(".field-error").forEach((s) => { s.textContent = ""; });
-    const body = { name: form.name.value.trim(), source_url: form.source_url.value.trim(), start: form.start.checked };
-    if (form.controller_type.value) body.controller = { type: form.controller_type.value, control_url: form.control_url.value.trim() };
+    // The controller by name: the operator defines controllers in settings (GET /v1/controllers).
+    const body = { name: form.name.value.trim(), source_url: form.source_url.value.trim(), controller: form.controller.value || null, start: form.start.checked };
     try { await api("POST", "/v1/channels", body); form.reset(); FW.toast(`Channel ${body.name} created`); load(); }
-    catch (err) {
-      const details = Array.isArray(err.detail) ? err.detail : [{ loc: [], msg: err.message }];
-      for (const d of details) {
-        const field = (d.loc || []).filter((p) => p !== "body")[0];
-        const guess = field || (/source|scheme|url/i.test(d.msg) ? "source_url" : /name/i.test(d.msg) ? "name" : /controller/i.test(d.msg) ? "controller" : "_");
-        (form.querySelector(`.field-error[data-field="${guess}"]`) || form.querySelector('.field-error[data-field="_"]')).textContent = d.msg;
-      }
+    catch (err) {  // errors without a field path (name, source, controller checks) are placed by what they say
+      FW.showErrors(form, err, (msg) => (/controller/i.test(msg) ? "controller" : /source|scheme|url|host|address/i.test(msg) ? "source_url" : /channel name/i.test(msg) ? "name" : "_"));
     }
   });
+  async function loadControllers() {
+    const named = await api("GET", "/v1/controllers");
+    form.controller.replaceChildren(el("option", { value: "", text: "none (stop analysis only)" }),
+      ...named.map((c) => el("option", { value: c.name, text: `${c.name} (${c.type.replace("_", "-")})` })));
+    document.getElementById("controllers-none").hidden = named.length > 0;
+  }
+  if (form) loadControllers().catch((e) => FW.toast(e.message, true));
   onEvent((ev) => { if (ev.kind === "channel_state") load(); });
   load().catch((e) => FW.toast(e.message, true));
 }
@@ -557,10 +570,21 @@ FW.connect();
 /* ---------------------------------------------------------------- notification targets */
 function pageTargets() {
   const { api, el, rel, role, onEvent } = FW;
-  if (!role.isAdmin) return;
+  if (!role.canModerate) return;  // the delivery log is for moderators and up, targets (secrets) for admins
   const tbody = document.getElementById("targets");
   const form = document.getElementById("create-target");
+  const logFilter = document.getElementById("log-filter");
   async function load() {
+    if (role.isAdmin) await loadTargets();
+    const q = new URLSearchParams({ limit: "50" }); if (logFilter.status.value) q.set("status", logFilter.status.value);
+    const log = await api("GET", `/v1/notifications?${q}`);
+    document.getElementById("deliveries-empty").hidden = log.items.length > 0;
+    document.getElementById("deliveries").replaceChildren(...log.items.map((n) => el("tr", { class: n.status === "failed" || n.status === "dropped" ? "error" : "" },
+      el("td", {}, rel(n.at)), el("td", { text: n.target }), el("td", {}, n.alert_id ? el("a", { href: `/alerts/${n.alert_id}`, text: n.alert_id }) : "test"),
+      el("td", { text: n.attempt }), el("td", {}, el("span", { class: `badge ${n.status === "ok" ? "live" : n.status === "retry" ? "reconnecting" : "error"}`, text: n.status })), el("td", { text: n.error || "" }))));
+  }
+  logFilter.status.addEventListener("change", () => load().catch((e) => FW.toast(e.message, true)));
+  async function loadTargets() {
     const rows = await api("GET", "/v1/notification-targets");
     document.getElementById("targets-empty").hidden = rows.length > 0;
     tbody.replaceChildren(...rows.map((t) => el("tr", { "data-target": t.name },
@@ -570,11 +594,6 @@ function pageTargets() {
       el("td", { class: "cell-actions" },
         el("button", { type: "button", onclick: () => test(t.name) }, "Send test"),
         t.source === "api" ? el("button", { type: "button", onclick: () => remove(t.name) }, "Delete") : null))));
-    const log = await api("GET", "/v1/notifications?limit=50");
-    document.getElementById("deliveries-empty").hidden = log.items.length > 0;
-    document.getElementById("deliveries").replaceChildren(...log.items.map((n) => el("tr", { class: n.status === "failed" ? "error" : "" },
-      el("td", {}, rel(n.at)), el("td", { text: n.target }), el("td", {}, n.alert_id ? el("a", { href: `/alerts/${n.alert_id}`, text: n.alert_id }) : "test"),
-      el("td", { text: n.attempt }), el("td", { text: n.status }), el("td", { text: n.error || "" }))));
   }
   async function test(name) {
     try { const r = await api("POST", `/v1/notification-targets/${encodeURIComponent(name)}/test`); FW.toast(r.ok ? `${name}: test sent` : `${name}: ${r.error}`, !r.ok); }
@@ -586,6 +605,9 @@ function pageTargets() {
     try { await api("DELETE", `/v1/notification-targets/${encodeURIComponent(name)}`); FW.toast(`${name} deleted`); load(); }
     catch (e) { FW.toast(`${name}: ${e.message}`, true); }
   }
+  onEvent((ev) => { if (ev.kind === "notification") load(); });
+  load().catch((e) => FW.toast(e.message, true));
+  if (!form) return;
   const kind = () => form.type.value;
   const show = () => form.querySelectorAll("[data-for]").forEach((l) => { l.hidden = l.dataset.for !== kind(); });
   form.type.addEventListener("change", show); show();
@@ -596,14 +618,6 @@ function pageTargets() {
     if (kind() === "webhook") { body.url = form.url.value.trim(); if (form.secret.value) body.secret = form.secret.value; }
     else body.to = form.to.value.split(",").map((s) => s.trim()).filter(Boolean);
     try { await api("POST", "/v1/notification-targets", body); form.reset(); show(); FW.toast(`Target ${body.name} added`); load(); }
-    catch (err) {
-      const details = Array.isArray(err.detail) ? err.detail : [{ loc: [], msg: err.message }];
-      for (const d of details) {
-        const field = (d.loc || []).filter((p) => p !== "body")[0];
-        (form.querySelector(`.field-error[data-field="${field}"]`) || form.querySelector('.field-error[data-field="_"]')).textContent = d.msg.replace(/^Value error, /, "");
-      }
-    }
+    catch (err) { FW.showErrors(form, err); }
   });
-  onEvent((ev) => { if (ev.kind === "notification") load(); });
-  load().catch((e) => FW.toast(e.message, true));
 }
