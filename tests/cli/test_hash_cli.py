@@ -13,6 +13,7 @@ import pytest
 
 from framewarden.analyzers.hashlist import HashListAnalyzer, HashListConfig
 from framewarden.hashing.banks import BankStore
+from framewarden.hashing.pdq import matching_hash_image
 from framewarden.hashing.pdq import hash_image
 from framewarden.media.frame import Frame
 from framewarden.media.image import load_image
@@ -64,7 +65,10 @@ def test_banks_lifecycle(tmp_path: Path, isolated_settings: Path) -> None:
     hashes.write_text(f"# from a partner\n{WEE_HASH},partner case 1\n")
     add = fw("banks", "add", "bridges", "--label", "Hate Symbols", MODS, "-d", "bridge photos")
     assert add.returncode == 0, add.stderr
-    assert "added 12" in add.stdout
+    # Banks store the hash moderation will compute; some of the 12 edits shrink to the same one.
+    distinct = len({matching_hash_image(p).hex for p in sorted(MODS.iterdir())})
+    assert 1 < distinct <= 12
+    assert f"added {distinct}, already present {12 - distinct}, total {distinct}" in add.stdout
     again = fw("banks", "add", "bridges", "--label", "Hate Symbols", MODS / "aaa-orig.jpg")
     assert "added 0, already present 1" in again.stdout
     partner = fw("banks", "add", "partner", "--label", "Explicit", "--hashes", hashes)
@@ -73,7 +77,7 @@ def test_banks_lifecycle(tmp_path: Path, isolated_settings: Path) -> None:
     listing = fw("banks", "list", "--json")
     assert listing.returncode == 0, listing.stderr
     rows = {row["Name"]: row for row in json.loads(listing.stdout)}
-    assert rows["bridges"]["Label"] == "Hate Symbols" and rows["bridges"]["Hashes"] == 12
+    assert rows["bridges"]["Label"] == "Hate Symbols" and rows["bridges"]["Hashes"] == distinct
     assert rows["bridges"]["Description"] == "bridge photos"
     assert rows["partner"]["Hashes"] == 1
 

@@ -136,6 +136,8 @@ def api(
         live_decode_ms=10.0,  # 0.02 + 30 x 10 ms + 1 x 80 ms = 0.40 CPU per channel at 1 frame/s
         live_infer_ms=80.0,
         live_node_headroom=0.9,
+        # The operator's controller, referred to by name (docs/security.md).
+        controllers={"edge": {"type": "nginx_rtmp", "control_url": rtmp[0].control_url}},
     )
     import tests.e2e.harness  # noqa: F401  (the API process's own moderator)
 
@@ -168,7 +170,7 @@ def test_channels_move_off_a_lost_node_and_capacity_holds(api: Api, cluster: Any
         body = {
             "name": name,
             "source_url": server.rtmp_url(name),
-            "controller": {"type": "nginx_rtmp", "control_url": server.control_url},
+            "controller": "edge",
         }
         created = api.call("POST", "/v1/channels", json=body)
         assert created.status_code == 201, created.text

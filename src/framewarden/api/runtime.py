@@ -177,6 +177,7 @@ class Runtime:
 
     def _live_channels(self) -> bool:
         return any(s.state.value == "live" for s in self.channels.snapshots())
+
     def start_uploads(self) -> None:
         from framewarden.jobs.uploads import UploadProcessor
 

@@ -56,20 +56,21 @@ def cost_model(settings: Settings) -> CostModel:
     )
 
 
-def _controller(raw: Mapping[str, Any] | None, source: str) -> Any:
-    from pydantic import TypeAdapter
+def _controller(given: Any, source: str) -> Any:
+    """The channel's controller: built by the API from the operator's settings (it travels
+    pickled, with the policy that checks its URL), or None for the do-nothing one."""
+    from framewarden.actions.controllers import build_controller
 
-    from framewarden.actions.controllers import ControllerConfig, build_controller
-
-    config = TypeAdapter(ControllerConfig).validate_python(dict(raw)) if raw else None
-    return build_controller(config, source=source)
+    if given is not None and hasattr(given, "stop"):
+        return given
+    return build_controller(None, source=source)
 
 
 class ChannelActor:
     """One live channel in a Ray worker process (the class Ray wraps as an actor)."""
 
     def __init__(
-        self, name: str, source: str, controller: dict[str, Any] | None, trusted: bool,
+        self, name: str, source: str, controller: Any, trusted: bool,
         settings: Settings, relay: Any, start: bool,
     ) -> None:  # fmt: skip
         import ray
@@ -256,7 +257,6 @@ class RayChannelManager:
 
         check_channel_name(name)
         check_source(source, self.settings)
-        raw = controller.model_dump() if hasattr(controller, "model_dump") else controller
         with self._lock:
             if name in self._channels:
                 raise DuplicateChannelError(f"channel {name!r} already exists")
@@ -270,7 +270,7 @@ class RayChannelManager:
                 max_restarts=self.settings.ray_max_restarts,
                 max_concurrency=4,  # a snapshot answers while a stop drains
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True),
-            ).remote(name, source, raw, trusted, self.settings, self.relay, start)
+            ).remote(name, source, controller, trusted, self.settings, self.relay, start)
             placed = _Placed(name, source, trusted, actor, cost)
             placed.admitted_on = node
             placed.target = (rule, self._versions.get(rule.id, 0))
