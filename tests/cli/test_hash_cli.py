@@ -13,8 +13,7 @@ import pytest
 
 from framewarden.analyzers.hashlist import HashListAnalyzer, HashListConfig
 from framewarden.hashing.banks import BankStore
-from framewarden.hashing.pdq import matching_hash_image
-from framewarden.hashing.pdq import hash_image
+from framewarden.hashing.pdq import hash_image, matching_hash_image
 from framewarden.media.frame import Frame
 from framewarden.media.image import load_image
 from tests.conftest import BROKEN, THREATEXCHANGE
