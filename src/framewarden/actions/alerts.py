@@ -261,19 +261,9 @@ class AlertService:
 
     def stop_failed(self, alert_id: int, *, by: str, reason: str) -> Alert:
         """Record that ``by`` asked to stop the stream and the controller failed; the alert stays open."""
-        with self._db.begin() as session:
-            alert = repo.require_alert(session, alert_id=alert_id)
-            repo.add_event(
-                session,
-                alert_id=alert_id,
-                actor=by,
-                action="auto_stop_failed",
-                from_status=alert.status,
-                to_status=alert.status,
-                note=f"stop-stream failed: {reason}",
-                at=self._clock(),
-            )
-            session.refresh(alert)
+        alert = self._record_event(
+            alert_id, by=by, action="auto_stop_failed", note=f"stop-stream failed: {reason}"
+        )
         self._publish("alert_updated", alert)
         return alert
 
@@ -300,18 +290,24 @@ class AlertService:
         return changed
 
     def add_note(self, alert_id: int, *, by: str, note: str) -> None:
+        self._record_event(alert_id, by=by, action="note", note=note)
+
+    def _record_event(self, alert_id: int, *, by: str, action: str, note: str) -> Alert:
+        """An entry in the alert's history that leaves its status as it is."""
         with self._db.begin() as session:
             alert = repo.require_alert(session, alert_id=alert_id)
             repo.add_event(
                 session,
                 alert_id=alert_id,
                 actor=by,
-                action="note",
+                action=action,
                 from_status=alert.status,
                 to_status=alert.status,
                 note=note,
                 at=self._clock(),
             )
+            session.refresh(alert)
+        return alert
 
     # --- escalation -------------------------------------------------------
     def escalate_due(self, now: datetime | None = None) -> list[Alert]:

@@ -19,7 +19,12 @@ import re
 import threading
 from collections.abc import Mapping, Sequence
 
-from framewarden.actions.controllers import ControllerConfig, StreamController, build_controller
+from framewarden.actions.controllers import (
+    ControllerConfig,
+    NullController,
+    StreamController,
+    build_controller,
+)
 from framewarden.config import Settings, get_settings
 from framewarden.errors import ConfigError
 from framewarden.media.source_check import check_source
@@ -94,20 +99,13 @@ class ChannelManager:
             policy = NetworkPolicy.from_settings(self.settings)  # checked again before each call
             controller = build_controller(controller, source=source, policy=policy)
         with self._lock:
-            if name in self._channels:
-                raise DuplicateChannelError(f"channel {name!r} already exists")
-            rule = resolve(self._rules, name)
-            spec = ChannelSpec(
-                name=name,
-                source=source,
-                rule=rule,
-                rule_version=self._versions.get(rule.id, 0),
+            supervisor = self._register(
+                name,
+                source,
                 trusted=trusted,
-                controller=controller,  # type: ignore[arg-type]
+                controller=controller,  # type: ignore[arg-type]  # built above when it was a config
                 queue_size=queue_size,
             )
-            supervisor = ChannelSupervisor(ChannelWorker(spec, self.context), backoff=self.backoff)
-            self._channels[name] = supervisor
         if start:
             supervisor.start()
         return supervisor.snapshot()
@@ -121,21 +119,36 @@ class ChannelManager:
         """
         check_channel_name(name)
         with self._lock:
-            if name in self._channels:
-                raise DuplicateChannelError(f"channel {name!r} already exists")
-            rule = resolve(self._rules, name)
-            spec = ChannelSpec(
-                name=name,
-                source=source,
-                rule=rule,
-                rule_version=self._versions.get(rule.id, 0),
-                trusted=trusted,
-            )
-            supervisor = ChannelSupervisor(ChannelWorker(spec, self.context), backoff=self.backoff)
-            self._channels[name] = supervisor
+            supervisor = self._register(name, source, trusted=trusted)
             self._refused[name] = reason
         supervisor.fail(reason)
         return supervisor.snapshot()
+
+    def _register(
+        self,
+        name: str,
+        source: str,
+        *,
+        trusted: bool,
+        controller: StreamController | None = None,
+        queue_size: int = 2,
+    ) -> ChannelSupervisor:
+        """A supervisor for a new channel under its rule (the caller holds the lock)."""
+        if name in self._channels:
+            raise DuplicateChannelError(f"channel {name!r} already exists")
+        rule = resolve(self._rules, name)
+        channel = ChannelSpec(
+            name=name,
+            source=source,
+            rule=rule,
+            rule_version=self._versions.get(rule.id, 0),
+            trusted=trusted,
+            controller=controller if controller is not None else NullController(),
+            queue_size=queue_size,
+        )
+        supervisor = ChannelSupervisor(ChannelWorker(channel, self.context), backoff=self.backoff)
+        self._channels[name] = supervisor
+        return supervisor
 
     def remove(self, name: str, *, timeout: float = 30.0) -> None:
         """Stop a channel (gracefully) and forget it."""

@@ -311,6 +311,8 @@ class VideoTag(Base):
     video_id: Mapped[str] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))  # lower case
     kind: Mapped[str] = mapped_column(String(20))  # label, tag, ocr_keyword, spoken_keyword
+
+
 class NotificationTargetRow(Base):
     """A notification target created through the API (settings' targets are not stored)."""
 
