@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from framewarden.actions.notifiers import Dispatcher, RetryPolicy, WebhookNotifier, WebhookTarget
 from framewarden.api.runtime import Runtime
-from framewarden.api.sinks import DispatchNotifier, ServiceAlertSink
 from framewarden.pipeline.context import FrameRecord
+from framewarden.pipeline.sinks import DispatchNotifier, ServiceAlertSink
 from framewarden.rules.verdict import Action, Verdict, Violation
 from tests.actions.webhook_server import webhook_receiver
 from tests.api.conftest import auth

@@ -9,8 +9,8 @@ import yaml
 from fastapi.testclient import TestClient
 
 from framewarden.api.runtime import Runtime
-from framewarden.api.sinks import StoreResultSink
 from framewarden.pipeline.context import FrameRecord
+from framewarden.pipeline.sinks import StoreResultSink
 from framewarden.rules.verdict import Action, Verdict, Violation
 from tests.api.conftest import auth
 

@@ -21,7 +21,6 @@ from framewarden.actions.controllers import ControllerError, ControllerRegistry
 from framewarden.actions.notifiers import Dispatcher, Message, build_notifiers, parse_target
 from framewarden.api.admission import Admission
 from framewarden.api.auth import RateLimiter
-from framewarden.api.sinks import DispatchNotifier, ServiceAlertSink, StoreEvidenceSink, StoreResultSink
 from framewarden.config import Settings, get_settings
 from framewarden.errors import ConfigError
 from framewarden.events import EventBus
@@ -33,6 +32,7 @@ from framewarden.pipeline.batcher import InferenceBatcher
 from framewarden.pipeline.channels import ChannelManager, DuplicateChannelError
 from framewarden.pipeline.context import NullEvidenceSink, WorkerContext, preferred_max_side
 from framewarden.pipeline.latest_frames import LatestFrames
+from framewarden.pipeline.sinks import DispatchNotifier, ServiceAlertSink, StoreEvidenceSink, StoreResultSink
 from framewarden.redact import install_log_redaction
 from framewarden.result import ModerationResult
 from framewarden.rules.models import Rule

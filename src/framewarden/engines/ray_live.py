@@ -78,13 +78,13 @@ class ChannelActor:
 
         from framewarden.actions.alerts import AlertService
         from framewarden.actions.notifiers import Dispatcher, build_notifiers, parse_target
-        from framewarden.api.sinks import DispatchNotifier, ServiceAlertSink, StoreResultSink
         from framewarden.engines.ray_events import Forwarder
         from framewarden.events import EventBus
         from framewarden.media.demo import open_source_with_demo
         from framewarden.moderator import Moderator
         from framewarden.pipeline.batcher import InferenceBatcher
         from framewarden.pipeline.metrics import PipelineMetrics
+        from framewarden.pipeline.sinks import DispatchNotifier, ServiceAlertSink, StoreResultSink
         from framewarden.pipeline.supervisor import ChannelSupervisor
         from framewarden.pipeline.worker import ChannelSpec, ChannelWorker
         from framewarden.store import channels as channels_repo
