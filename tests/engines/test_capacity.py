@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from framewarden.engines.capacity import CapacityError, CostModel, Ledger, estimate
+from framewarden.engines.capacity import CapacityError, CostModel, Ledger, StreamShape, estimate, reestimate
 
 MODEL = CostModel(decode_ms=4.0, keyframe_decode_ms=7.0, infer_ms=50.0, fps=30.0, gop_s=2.0)
 
@@ -51,3 +51,41 @@ def test_channels_of_a_lost_node_keep_their_claim() -> None:
     ledger.moved("cam3", "a")
     with pytest.raises(CapacityError):
         ledger.admit("new2", cost, {"a": 1.0})  # a is full: 5 x 0.19 = 0.95
+
+
+class _Meta:
+    def __init__(self, frame_rate: float, keyframe_interval_s: float | None) -> None:
+        self.frame_rate, self.keyframe_interval_s = frame_rate, keyframe_interval_s
+
+
+class _Opened:
+    def __init__(self, frame_rate: float, keyframe_interval_s: float | None) -> None:
+        self.metadata = _Meta(frame_rate, keyframe_interval_s)
+
+
+def test_the_streams_real_shape_changes_the_cost_and_can_overfill_a_node() -> None:
+    assumed = estimate(1.0, MODEL)  # 30 fps, keyframes every 2 s: full decode, 0.19 CPU
+    shape = StreamShape.of(_Opened(25.0, 1.0))
+    assert shape == StreamShape(fps=25.0, gop_s=1.0)
+    real = reestimate(1.0, MODEL, shape)
+    assert real.keyframes_only and real.cpus == pytest.approx(0.02 + (1 * 7 + 1 * 50) / 1000)
+    longer = reestimate(1.0, MODEL, StreamShape(fps=60.0, gop_s=4.0))  # 60 fps, full decode
+    assert not longer.keyframes_only and longer.cpus == pytest.approx(0.02 + (60 * 4 + 50) / 1000)
+    assert longer.cpus > assumed.cpus
+    # A time base posing as a frame rate (FLV says 1000) is not believed; nothing known -> None.
+    assert StreamShape.of(_Opened(1000.0, 2.0)) == StreamShape(fps=None, gop_s=2.0)
+    assert StreamShape.of(_Opened(0.0, None)) is None and StreamShape.of(object()) is None
+
+    ledger = Ledger(headroom=0.9)
+    nodes = {"a": 1.0}
+    for name in ("cam1", "cam2", "cam3"):
+        ledger.admit(name, assumed, nodes)  # 3 x 0.19 = 0.57 of 0.9
+    assert ledger.over_budget(nodes) == {}
+    ledger.resize("cam1", longer.cpus)  # 0.31 + 0.38 = 0.69: still within
+    ledger.resize("cam2", longer.cpus)  # 0.31 x 2 + 0.19 = 0.81
+    ledger.resize("cam3", longer.cpus)  # 0.93 > 0.9: the books say so
+    assert ledger.over_budget(nodes) == {"a": pytest.approx(3 * longer.cpus - 0.9)}
+    with pytest.raises(CapacityError):
+        ledger.admit("cam4", estimate(2.0, MODEL), nodes)  # nothing more goes there
+    ledger.resize("gone", 1.0)  # a channel the books do not hold: ignored
+    assert {r.node: r.used for r in ledger.rooms(nodes)} == {"a": pytest.approx(3 * longer.cpus)}

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from framewarden.errors import FramewardenError
 from framewarden.media.sampler import use_keyframes_only
 
 _BASE_CPU = 0.02  # demuxing, network and the worker's own bookkeeping, per channel
+_MAX_FPS = 240.0  # a container's rate above this is a time base (FLV says 1000), not a frame rate
+RESIZE_SHARE = 0.05  # a re-estimate within 5% keeps the reservation (no churn on a rounding)
 
 
 class CapacityError(FramewardenError):
@@ -67,6 +70,37 @@ def estimate(sample_interval_s: float, model: CostModel) -> ChannelCost:
     analyzed = model.fps if sample_interval_s <= 0 else min(model.fps, 1.0 / sample_interval_s)
     cpus = _BASE_CPU + (decode_cpu + analyzed * model.infer_ms) / 1000.0
     return ChannelCost(round(cpus, 4), keyframes_only, decoded, analyzed)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamShape:
+    """What an opened stream is really like (``None``: the source could not tell)."""
+
+    fps: float | None
+    gop_s: float | None
+
+    @classmethod
+    def of(cls, source: Any) -> StreamShape | None:
+        """The shape of an opened source (its metadata's frame rate and keyframe spacing)."""
+        meta = getattr(source, "metadata", None)
+        if meta is None:
+            return None
+        fps = float(getattr(meta, "frame_rate", 0.0) or 0.0)
+        gop = getattr(meta, "keyframe_interval_s", None)
+        shape = cls(
+            fps=round(fps, 3) if 0 < fps <= _MAX_FPS else None,
+            gop_s=round(float(gop), 3) if gop else None,
+        )
+        return shape if shape.fps or shape.gop_s else None
+
+    def to_dict(self) -> dict[str, float | None]:
+        return {"fps": self.fps, "gop_s": self.gop_s}
+
+
+def reestimate(sample_interval_s: float, model: CostModel, shape: StreamShape) -> ChannelCost:
+    """:func:`estimate` with the stream's own frame rate and keyframe spacing where it told them."""
+    real = replace(model, fps=shape.fps or model.fps, gop_s=shape.gop_s or model.gop_s)
+    return estimate(sample_interval_s, real)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +162,17 @@ class Ledger:
         with self._lock:
             if channel in self._placed:
                 self._placed[channel] = (node, self._placed[channel][1])
+
+    def resize(self, channel: str, cpus: float) -> None:
+        """A channel's cost was re-estimated: its reservation on its node becomes ``cpus``
+        (which may take the node past its budget: the books say what is, not what was hoped)."""
+        with self._lock:
+            if channel in self._placed:
+                self._placed[channel] = (self._placed[channel][0], cpus)
+
+    def over_budget(self, nodes: Mapping[str, float]) -> dict[str, float]:
+        """``{node: CPUs reserved beyond its budget}`` for the nodes past their budget."""
+        return {r.node: r.used - r.budget for r in self.rooms(nodes) if r.used > r.budget + 1e-9}
 
     def release(self, channel: str) -> None:
         with self._lock:

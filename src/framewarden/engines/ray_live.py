@@ -16,6 +16,7 @@ hold.  While an actor cannot answer, the API shows its channel ``reconnecting``.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
@@ -25,8 +26,17 @@ from typing import Any
 
 from framewarden.actions.controllers import ControllerError
 from framewarden.config import Settings
-from framewarden.engines.capacity import CapacityError, ChannelCost, CostModel, Ledger, estimate
-from framewarden.errors import ConfigError
+from framewarden.engines.capacity import (
+    RESIZE_SHARE,
+    CapacityError,
+    ChannelCost,
+    CostModel,
+    Ledger,
+    StreamShape,
+    estimate,
+    reestimate,
+)
+from framewarden.errors import ConfigError, FramewardenError
 from framewarden.events import Event
 from framewarden.pipeline.channels import (
     DuplicateChannelError,
@@ -37,6 +47,7 @@ from framewarden.pipeline.channels import (
 from framewarden.pipeline.context import WorkerContext
 from framewarden.pipeline.supervisor import ChannelSnapshot
 from framewarden.pipeline.worker import ChannelState
+from framewarden.redact import redact_text
 from framewarden.rules.models import Rule
 from framewarden.rules.resolve import resolve
 
@@ -44,6 +55,26 @@ log = logging.getLogger(__name__)
 
 _CALL_S = 3.0  # how long the API waits for an actor before calling its channel reconnecting
 _WATCH_S = 1.0  # how often the manager looks for actors that stopped answering
+_LOST = "channel actor restarting (its node was lost)"
+
+
+class ChannelStartError(FramewardenError):
+    """A channel actor could not start (bad settings, a missing model, an import error): its
+    redacted reason, raised from the constructor so Ray ends the actor instead of restarting it."""
+
+
+def start_failure(exc: BaseException) -> str | None:
+    """Why an actor's constructor failed, from the error Ray raises on calls to it; None when the
+    error is not a failed start (a lost node, a timeout: the actor may still come back)."""
+    if not getattr(exc, "actor_init_failed", False):
+        return None
+    # Ray's message is a remote traceback; its last line is "module.Type: message".
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    last = lines[-1] if lines else "the channel actor failed to start"
+    marker = f"{ChannelStartError.__name__}: "
+    if marker in last:
+        last = last.split(marker, 1)[1]
+    return redact_text(f"channel actor failed to start: {last}")
 
 
 def cost_model(settings: Settings) -> CostModel:
@@ -73,18 +104,39 @@ class ChannelActor:
         self, name: str, source: str, controller: Any, trusted: bool,
         settings: Settings, relay: Any, start: bool,
     ) -> None:  # fmt: skip
+        try:
+            self._setup(name, source, controller, trusted, settings, relay, start)
+        except Exception as exc:
+            # Ray would show a traceback that may quote a URL with its credentials; the API
+            # shows the channel `error` with this line instead (and Ray does not restart it).
+            reason = redact_text(f"{type(exc).__name__}: {exc}")
+            logging.getLogger(__name__).error("channel %s cannot start: %s", name, reason)
+            raise ChannelStartError(reason) from None
+
+    def _setup(
+        self, name: str, source: str, controller: Any, trusted: bool,
+        settings: Settings, relay: Any, start: bool,
+    ) -> None:  # fmt: skip
         import ray
         from prometheus_client import CollectorRegistry
 
         from framewarden.actions.alerts import AlertService
+        from framewarden.actions.evidence import EvidenceStore
+        from framewarden.actions.evidence_queue import EvidenceUploader
         from framewarden.actions.notifiers import Dispatcher, build_notifiers, parse_target
         from framewarden.engines.ray_events import Forwarder
         from framewarden.events import EventBus
         from framewarden.media.demo import open_source_with_demo
         from framewarden.moderator import Moderator
         from framewarden.pipeline.batcher import InferenceBatcher
+        from framewarden.pipeline.context import preferred_max_side
         from framewarden.pipeline.metrics import PipelineMetrics
-        from framewarden.pipeline.sinks import DispatchNotifier, ServiceAlertSink, StoreResultSink
+        from framewarden.pipeline.sinks import (
+            DispatchNotifier,
+            ServiceAlertSink,
+            StoreEvidenceSink,
+            StoreResultSink,
+        )
         from framewarden.pipeline.supervisor import ChannelSupervisor
         from framewarden.pipeline.worker import ChannelSpec, ChannelWorker
         from framewarden.store import channels as channels_repo
@@ -97,7 +149,13 @@ class ChannelActor:
         self.db = open_database(settings, migrate=False)
         self.bus = EventBus()
         self.forwarder = Forwarder(self.bus, relay)
-        self.batcher = InferenceBatcher(Moderator(settings=settings), max_batch=8, max_wait_ms=2.0).start()
+        self.shape: StreamShape | None = None  # the stream's own rate and keyframe spacing, once open
+        self.registry = CollectorRegistry()  # this channel's series; the API's /metrics gathers them
+        moderator = Moderator(settings=settings)
+        self.batcher = InferenceBatcher(moderator, max_batch=8, max_wait_ms=2.0).start()
+        self.uploader = EvidenceUploader(
+            EvidenceStore.from_settings(settings), max_queue=settings.evidence_queue_size
+        ).start()
         self.dispatcher = Dispatcher(
             build_notifiers([parse_target(t) for t in settings.notification_targets], settings),
             recorder=notifications_repo.make_recorder(self.db),
@@ -113,8 +171,10 @@ class ChannelActor:
             results=StoreResultSink(self.db),
             alerts=alerts,
             notifier=DispatchNotifier(self.dispatcher, alerts, tuple(settings.notify_default)),
-            metrics=PipelineMetrics(CollectorRegistry()),
-            open_source=open_source_with_demo,
+            evidence=StoreEvidenceSink(self.uploader, keep_clean=settings.evidence_keep_clean),
+            metrics=PipelineMetrics(self.registry),
+            max_side=preferred_max_side(moderator.analyzers),
+            open_source=self._noting_shape(open_source_with_demo),
         )
         rule, version = self._stored_rule()
         spec = ChannelSpec(
@@ -132,6 +192,17 @@ class ChannelActor:
         if start:
             self.supervisor.start()
 
+    def _noting_shape(self, opener: Any) -> Any:
+        """The source opener, noting each opened stream's real frame rate and keyframe spacing
+        (admission assumed them; the API re-estimates the channel's cost from these)."""
+
+        def open_and_note(source: str, **options: Any) -> Any:
+            opened = opener(source, **options)
+            self.shape = StreamShape.of(opened) or self.shape
+            return opened
+
+        return open_and_note
+
     def _stored_rule(self) -> tuple[Rule, int]:
         from framewarden.store import rules as rules_repo
 
@@ -146,7 +217,15 @@ class ChannelActor:
         out = self.supervisor.snapshot().to_dict()
         out["stats"]["node"] = self.node
         out["stats"]["restarted"] = bool(self.incarnation)
+        if self.shape is not None:
+            out["stats"]["stream"] = self.shape.to_dict()
         return out
+
+    def metrics(self) -> list[Any]:
+        """This channel's Prometheus families (frame funnel, latency histograms, ...)."""
+        from framewarden.engines.ray_metrics import snapshot_families
+
+        return snapshot_families(self.registry)
 
     def update_rule(self, rule: Rule, version: int) -> None:
         self.supervisor.worker.update_rule(rule, version)
@@ -169,6 +248,7 @@ class ChannelActor:
     def close(self, timeout: float) -> None:
         self.supervisor.stop(timeout)
         self.batcher.close(timeout)
+        self.uploader.close(timeout)
         self.dispatcher.close(timeout)
         self.forwarder.close()
         self.db.close()
@@ -177,12 +257,26 @@ class ChannelActor:
 class _Placed:
     """The API's record of one channel actor."""
 
-    def __init__(self, name: str, source: str, trusted: bool, actor: Any, cost: ChannelCost) -> None:
+    def __init__(
+        self, name: str, source: str, trusted: bool, controller: Any, actor: Any, cost: ChannelCost
+    ) -> None:
         self.name, self.source, self.trusted, self.actor, self.cost = name, source, trusted, actor, cost
+        self.controller = controller  # kept to start a new actor after a failed start
         self.target: tuple[Rule, int] | None = None
         self.admitted_on = ""  # the node admission chose (the actor runs elsewhere after a restart)
         self.last: ChannelSnapshot | None = None
         self.down_since: float | None = None
+        self.failed = ""  # why its actor could not start ("" = it did, or is still trying)
+        self.failed_since = 0.0
+        self.shape: StreamShape | None = None  # the stream's real shape, once the actor opened it
+        self.over_budget = ""  # what admission should know: its node is past its budget
+
+    def interval(self) -> float:
+        rule = self.target[0] if self.target else None
+        if rule is None:
+            return 1.0
+        trusted = rule.trusted_sample_interval_s
+        return trusted if self.trusted and trusted is not None else rule.sample_interval_s
 
 
 class RayChannelManager:
@@ -198,8 +292,12 @@ class RayChannelManager:
     ) -> None:
         from framewarden.engines.ray_cluster import connect
         from framewarden.engines.ray_events import Pump, start_relay
+        from framewarden.engines.ray_metrics import ClusterRegistry
 
-        self.context = context  # the API's bus and metrics registry (/metrics)
+        # The API's bus, and its metrics whose registry (/metrics) also gathers the actors' series.
+        metrics = copy.copy(context.metrics)
+        metrics.registry = ClusterRegistry(context.metrics.registry, self._actor_metrics)
+        self.context = replace(context, metrics=metrics)
         self.settings = settings
         self.ray = connect(settings.ray_address or None)
         if settings.db_url.startswith("sqlite") and len(self._nodes()) > 1:
@@ -216,7 +314,16 @@ class RayChannelManager:
         self._actor_cls = self.ray.remote(ChannelActor)
         self.relay = start_relay(self.ray, self.ray.get_runtime_context().get_node_id())
         self.pump = Pump(self.ray, self.relay, context.events).start()
-        self._gauge = _capacity_gauge(context.metrics.registry)
+        self._gauge = _gauge(
+            context.metrics.registry, "framewarden_capacity_cpus",
+            "Live-channel capacity per Ray node: CPUs (total), real-time budget, reserved by channels.",
+            ["node", "kind"],
+        )  # fmt: skip
+        self._over_gauge = _gauge(
+            context.metrics.registry, "framewarden_capacity_over_budget_cpus",
+            "CPUs that channels re-estimated from their streams' real shape reserve beyond a node's budget.",
+            ["node"],
+        )  # fmt: skip
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="fw-ray-channels", daemon=True)
         self._watcher.start()
@@ -236,6 +343,7 @@ class RayChannelManager:
         for room in rooms:
             for kind, value in (("total", room.cpus), ("budget", room.budget), ("reserved", room.used)):
                 self._gauge.labels(room.node, kind).set(value)
+            self._over_gauge.labels(room.node).set(round(max(0.0, room.used - room.budget), 4))
         return [
             {"node": r.node, "cpus": r.cpus, "budget": r.budget, "reserved": r.used, "free": r.free}
             for r in rooms
@@ -253,35 +361,42 @@ class RayChannelManager:
         queue_size: int = 2,
     ) -> ChannelSnapshot:
         """Admit the channel on the node with the most room and start its actor there."""
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
         check_channel_name(name)
         check_source(source, self.settings)
         with self._lock:
             if name in self._channels:
                 raise DuplicateChannelError(f"channel {name!r} already exists")
             rule = resolve(self._rules, name)
-            interval = rule.trusted_sample_interval_s if trusted and rule.trusted_sample_interval_s else None
-            cost = estimate(interval if interval is not None else rule.sample_interval_s, self.costs)
-            node = self.ledger.admit(name, cost, self._nodes())
-            actor = self._actor_cls.options(
-                name=None,
-                num_cpus=cost.cpus,
-                max_restarts=self.settings.ray_max_restarts,
-                max_concurrency=4,  # a snapshot answers while a stop drains
-                scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True),
-            ).remote(name, source, controller, trusted, self.settings, self.relay, start)
-            placed = _Placed(name, source, trusted, actor, cost)
-            placed.admitted_on = node
+            placed = _Placed(name, source, trusted, controller, None, estimate(1.0, self.costs))
             placed.target = (rule, self._versions.get(rule.id, 0))
+            self._place(placed, start)
             self._channels[name] = placed
         self.capacity()
-        log.info("channel %s placed on node %s (%.2f CPU)", name, node, cost.cpus)
         return self.snapshot(name)
+
+    def _place(self, placed: _Placed, start: bool) -> None:
+        """Admit ``placed`` by its assumed cost and start its actor on the chosen node."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        cost = estimate(placed.interval(), self.costs)
+        node = self.ledger.admit(placed.name, cost, self._nodes())
+        placed.actor = self._actor_cls.options(
+            name=None,
+            num_cpus=cost.cpus,
+            max_restarts=self.settings.ray_max_restarts,
+            max_concurrency=4,  # a snapshot answers while a stop drains
+            scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True),
+        ).remote(
+            placed.name, placed.source, placed.controller, placed.trusted, self.settings, self.relay, start
+        )
+        placed.cost, placed.admitted_on, placed.shape, placed.over_budget = cost, node, None, ""
+        placed.failed, placed.last, placed.down_since = "", None, None
+        log.info("channel %s placed on node %s (%.2f CPU)", placed.name, node, cost.cpus)
 
     def remove(self, name: str, *, timeout: float = 30.0) -> None:
         placed = self._get(name)
-        self._call(placed, "close", timeout, wait=timeout + _CALL_S)
+        if not placed.failed:  # an actor that never started has nothing to close
+            self._call(placed, "close", timeout, wait=timeout + _CALL_S)
         self.ray.kill(placed.actor, no_restart=True)
         with self._lock:
             self._channels.pop(name, None)
@@ -289,7 +404,16 @@ class RayChannelManager:
         self.capacity()
 
     def start(self, name: str) -> ChannelSnapshot:
-        self._call(self._get(name), "start")
+        placed = self._get(name)
+        if placed.failed:
+            # Its actor never started (a missing model, bad settings): try a new one, which may
+            # land on another node and fail again with the same reason if nothing changed.
+            with self._lock:
+                self.ray.kill(placed.actor, no_restart=True)
+                self._place(placed, True)
+            self.capacity()
+        else:
+            self._call(placed, "start")
         return self.snapshot(name)
 
     def stop(self, name: str, *, timeout: float = 30.0) -> ChannelSnapshot:
@@ -359,6 +483,7 @@ class RayChannelManager:
         for placed, rule, version in affected.values():
             # An actor restarting right now reads the stored rule itself when it comes back.
             self._call(placed, "update_rule", rule, version)
+            placed.shape = None  # a new sampling interval: cost it again at the next snapshot
         return set(affected)
 
     # --- internals -----------------------------------------------------------------------
@@ -370,38 +495,117 @@ class RayChannelManager:
                 raise UnknownChannelError(name) from None
 
     def _call(self, placed: _Placed, method: str, *args: Any, wait: float = _CALL_S) -> Any:
-        """Call an actor's method; None when the actor cannot answer now (restarting)."""
+        """Call an actor's method; None when the actor cannot answer now (restarting) or ever
+        (its start failed: then the channel is marked failed with the reason)."""
+        if placed.failed:
+            return None
         try:
             return self.ray.get(getattr(placed.actor, method).remote(*args), timeout=wait)
         except Exception as exc:  # RayActorError, ActorUnavailableError, GetTimeoutError
-            log.warning("channel %s: %s not answered: %s", placed.name, method, type(exc).__name__)
+            reason = start_failure(exc)
+            if reason is not None:
+                self._fail(placed, reason)
+            else:
+                log.warning("channel %s: %s not answered: %s", placed.name, method, type(exc).__name__)
             return None
+
+    def _fail(self, placed: _Placed, reason: str) -> None:
+        """The actor's constructor raised: the channel is in ``error``, not ``reconnecting``."""
+        with self._lock:
+            if placed.failed:
+                return
+            placed.failed, placed.failed_since = reason, time.time()
+        log.error("channel %s: %s", placed.name, reason)
+        self.context.events.publish(
+            Event("channel_state", {"state": ChannelState.ERROR.value, "reason": reason}, channel=placed.name)
+        )
+
+    def _failed_snapshot(self, placed: _Placed) -> ChannelSnapshot:
+        rule, version = placed.target if placed.target else (resolve(self._rules, placed.name), 0)
+        return ChannelSnapshot(
+            name=placed.name, source=placed.source, state=ChannelState.ERROR, reason=placed.failed,
+            since=placed.failed_since, rule_id=rule.id, rule_version=version, trusted=placed.trusted,
+            controller="", restarts=0, reconnects=0, queue_depth=0,
+            stats={"cost": placed.cost.to_dict(), "admitted_on": placed.admitted_on},
+        )  # fmt: skip
+
+    def _actor_metrics(self) -> list[Any]:
+        """The answering actors' Prometheus families (for the API's /metrics)."""
+        from framewarden.engines.ray_metrics import gather
+
+        with self._lock:
+            actors = [p.actor for p in self._channels.values() if not p.failed and p.actor is not None]
+        return gather(self.ray, actors)
 
     def _snapshot(self, placed: _Placed) -> ChannelSnapshot:
         raw = self._call(placed, "snapshot")
+        if placed.failed:
+            return self._failed_snapshot(placed)
         if raw is None:
             return self._down(placed)
         snap = _to_snapshot(raw)
-        snap.stats["cost"] = placed.cost.to_dict()
-        snap.stats["admitted_on"] = placed.admitted_on
         node = str(snap.stats.get("node", ""))
         if node and node != self.ledger.node_of(placed.name):
             self.ledger.moved(placed.name, node)
+        shape = raw["stats"].get("stream")
+        if shape and (placed.shape is None or shape != placed.shape.to_dict()):
+            self._reestimate(placed, StreamShape(shape.get("fps"), shape.get("gop_s")), node)
+        snap.stats["cost"] = placed.cost.to_dict()
+        snap.stats["admitted_on"] = placed.admitted_on
+        if placed.over_budget:
+            snap.stats["over_budget"] = placed.over_budget
+            if snap.state is ChannelState.LIVE and not snap.reason:
+                snap = replace(snap, reason=placed.over_budget)
         placed.last, placed.down_since = snap, None
         return snap
 
+    def _reestimate(self, placed: _Placed, shape: StreamShape, node: str) -> None:
+        """The stream is open: cost the channel by its real frame rate and keyframe spacing,
+        update its reservation in the books, and say so when its node is now past its budget.
+
+        Ray's own reservation (the actor's ``num_cpus``) stays what admission gave it: changing
+        it means a new actor (a gap in moderation); the books, admission and ``/metrics`` use
+        the new figure, so new channels go elsewhere."""
+        placed.shape = shape
+        cost = reestimate(placed.interval(), self.costs, shape)
+        old = placed.cost
+        if abs(cost.cpus - old.cpus) > RESIZE_SHARE * old.cpus:
+            placed.cost = cost
+            self.ledger.resize(placed.name, cost.cpus)
+            log.info(
+                "channel %s: its stream runs at %s fps with keyframes every %s s: %.2f CPU, not the "
+                "%.2f assumed at admission", placed.name, shape.fps, shape.gop_s, cost.cpus, old.cpus,
+            )  # fmt: skip
+        node = node or self.ledger.node_of(placed.name) or placed.admitted_on
+        nodes = self._nodes()
+        over = self.ledger.over_budget(nodes).get(node, 0.0)
+        if over > 0:
+            room = {r.node: r for r in self.ledger.rooms(nodes)}[node]
+            placed.over_budget = (
+                f"node {node[:12]} over its real-time budget: channels reserve {room.used:.2f} of "
+                f"{room.budget:.2f} CPU (this one {cost.cpus:.2f} CPU at {shape.fps or '?'} fps, keyframes "
+                f"every {shape.gop_s or '?'} s; admission assumed {old.cpus:.2f})"
+            )
+            log.warning("channel %s: %s", placed.name, placed.over_budget)
+        else:
+            placed.over_budget = ""
+        self.capacity()
+
     def _down(self, placed: _Placed) -> ChannelSnapshot:
-        """The actor does not answer: its node is lost and Ray is restarting it elsewhere."""
+        """The actor does not answer: its node is lost and Ray is restarting it elsewhere (or
+        it has not finished starting yet)."""
         first = placed.down_since is None
         if first:
             placed.down_since = time.time()
         last = placed.last
-        reason = "channel actor restarting (its node was lost)"
-        if last is None:
+        reason = _LOST
+        if last is None:  # it never answered: still being placed or loading its models
             snap = ChannelSnapshot(
-                name=placed.name, source=placed.source, state=ChannelState.RECONNECTING, reason=reason,
+                name=placed.name, source=placed.source, state=ChannelState.STARTING,
+                reason="channel actor starting (placing it, loading its models)",
                 since=placed.down_since or time.time(), rule_id="", rule_version=0, trusted=placed.trusted,
-                controller="", restarts=0, reconnects=0, queue_depth=0, stats={},
+                controller="", restarts=0, reconnects=0, queue_depth=0,
+                stats={"cost": placed.cost.to_dict(), "admitted_on": placed.admitted_on},
             )  # fmt: skip
         else:
             stopped = last.state in (ChannelState.STOPPED, ChannelState.ERROR)
@@ -442,18 +646,13 @@ def _to_snapshot(raw: dict[str, Any]) -> ChannelSnapshot:
     )
 
 
-def _capacity_gauge(registry: Any) -> Any:
+def _gauge(registry: Any, name: str, doc: str, labels: list[str]) -> Any:
     from prometheus_client import Gauge
 
     try:
-        return Gauge(
-            "framewarden_capacity_cpus",
-            "Live-channel capacity per Ray node: CPUs (total), real-time budget, reserved by channels.",
-            ["node", "kind"],
-            registry=registry,
-        )
+        return Gauge(name, doc, labels, registry=registry)
     except ValueError:  # already registered by an earlier manager in this process
-        return registry._names_to_collectors["framewarden_capacity_cpus"]
+        return registry._names_to_collectors[name]
 
 
-__all__ = ["CapacityError", "ChannelActor", "RayChannelManager"]
+__all__ = ["CapacityError", "ChannelActor", "ChannelStartError", "RayChannelManager", "start_failure"]
