@@ -5,13 +5,17 @@ two channels come from a private nginx-rtmp fed by ffmpeg.  The analyzer is the 
 ``test_flag_all`` (a known answer on every frame), imported by every Ray worker through a
 setup hook.  Each channel reserves 0.4 CPU, so the 1-CPU nodes hold two channels each under
 the 0.9 headroom: one per node at first; after the worker node is removed both run on the head,
-and a third is refused.
+and a third is refused.  The streams have 10 fps and a keyframe every second, as admission
+assumes; a fourth one with keyframes 4 s apart turns out to cost 0.6 CPU once open (every frame
+decoded), which takes its node past its budget: the API says so.  A channel whose actor cannot
+start (an analyzer its nodes lack) shows ``error`` with the reason.
 """
 
 from __future__ import annotations
 
 import os
 import queue
+import re
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -38,6 +42,7 @@ LOOPBACK = {"node_ip_address": "127.0.0.1"}
 # Node loss is noticed after health_check_period x threshold (defaults: seconds to tens of seconds).
 FAST_FAILURE = {"health_check_period_ms": 500, "health_check_failure_threshold": 4}
 CHANNELS = ("cam-a", "cam-b")
+LONG_GOP = "cam-d"  # keyframes every 4 s where admission assumes 1 s
 
 
 def _import_test_analyzers() -> None:
@@ -78,9 +83,13 @@ def cluster() -> Iterator[Any]:
 def rtmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NginxRtmp, list[Publisher]]]:
     root = tmp_path_factory.mktemp("rtmp")
     clip = encode_clip(ClipSpec(width=320, height=240, fps=10, gop_s=1.0, duration_s=6), root / "clip.flv")
+    long_gop = encode_clip(
+        ClipSpec(width=320, height=240, fps=10, gop_s=4.0, duration_s=8), root / "gop4.flv"
+    )
+    clips = {**{n: clip for n in CHANNELS}, LONG_GOP: long_gop}
     with NginxRtmp(root / "nginx") as server:
-        pubs = [Publisher(clip, server.rtmp_url(n), log_dir=root / "ffmpeg").start() for n in CHANNELS]
-        for name in CHANNELS:
+        pubs = [Publisher(c, server.rtmp_url(n), log_dir=root / "ffmpeg").start() for n, c in clips.items()]
+        for name in clips:
             assert server.wait_publishing(name, 15.0), f"publisher {name} never appeared"
         yield server, pubs
         for pub in pubs:
@@ -133,7 +142,12 @@ def api(
         alert_escalation_s=0,
         alert_group_s=0,  # every flagged frame opens an alert: one fires after the move too
         engine="ray",
-        live_decode_ms=10.0,  # 0.02 + 30 x 10 ms + 1 x 80 ms = 0.40 CPU per channel at 1 frame/s
+        # Admission assumes the test streams' shape (10 fps, a keyframe every second): sampled at
+        # 1 frame/s they decode keyframes only, 0.02 + 1 x 300 ms + 1 x 80 ms = 0.40 CPU each.
+        live_assumed_fps=10.0,
+        live_assumed_gop_s=1.0,
+        live_keyframe_decode_ms=300.0,
+        live_decode_ms=50.0,  # a 4 s GOP is decoded whole: 0.02 + 10 x 50 ms + 80 ms = 0.60 CPU
         live_infer_ms=80.0,
         live_node_headroom=0.9,
         # The operator's controller, referred to by name (docs/security.md).
@@ -163,6 +177,40 @@ def _flagged(channel: str, version: int | None = None) -> Callable[[Event], bool
 RULE = {"id": "all", "channel_pattern": ".*", "sample_interval_s": 1.0, "labels": {"Explicit": 50}}
 
 
+def _frames(metrics: str, channel: str, stage: str) -> float:
+    found = re.search(rf'framewarden_frames_total{{channel="{channel}",stage="{stage}"}} (\S+)', metrics)
+    return float(found.group(1)) if found else 0.0
+
+
+def _stream_shape_overfills_its_node(api: Api, server: NginxRtmp) -> None:
+    body = {"name": LONG_GOP, "source_url": server.rtmp_url(LONG_GOP)}
+    created = api.call("POST", "/v1/channels", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["stats"]["stats"]["cost"]["cpus"] == 0.4  # admitted on the assumption
+
+    def channel() -> dict[str, Any]:
+        return dict(api.call("GET", f"/v1/channels/{LONG_GOP}").json())
+
+    assert wait_until(lambda: "over_budget" in channel()["stats"]["stats"], 90, 0.5), channel()
+    body = channel()
+    stats = body["stats"]["stats"]
+    assert stats["stream"]["gop_s"] == pytest.approx(4.0, abs=0.2)  # what the actor measured
+    full_decode = {"cpus": 0.6, "keyframes_only": False, "decoded_per_s": 10.0, "analyzed_per_s": 1.0}
+    assert stats["cost"] == full_decode
+    node = stats["node"]
+    over = f"node {node[:12]} over its real-time budget: channels reserve 1.00 of 0.90 CPU"
+    assert over in stats["over_budget"]
+    assert body["state"] == "live" and "over its real-time budget" in body["reason"]
+    metrics = api.call("GET", "/metrics").text
+    assert f'framewarden_capacity_cpus{{kind="reserved",node="{node}"}} 1.0' in metrics
+    assert f'framewarden_capacity_over_budget_cpus{{node="{node}"}} 0.1' in metrics
+    # Removing it gives the room back (and makes room for the node-loss part that follows).
+    assert api.call("DELETE", f"/v1/channels/{LONG_GOP}").status_code == 204
+    metrics = api.call("GET", "/metrics").text
+    assert f'framewarden_capacity_over_budget_cpus{{node="{node}"}} 0.0' in metrics
+    assert f'framewarden_frames_total{{channel="{LONG_GOP}"' not in metrics  # its series went with it
+
+
 def test_channels_move_off_a_lost_node_and_capacity_holds(api: Api, cluster: Any, rtmp: Any) -> None:
     server, _ = rtmp
     assert api.call("POST", "/v1/rules", json=RULE).status_code == 201
@@ -186,6 +234,18 @@ def test_channels_move_off_a_lost_node_and_capacity_holds(api: Api, cluster: Any
     assert ray.get(relay.node.remote()) == cluster.head_node.node_id  # beside the API
     metrics = api.call("GET", "/metrics").text
     assert f'framewarden_capacity_cpus{{kind="reserved",node="{worker_id}"}} 0.4' in metrics
+    # Each actor's own series reach the API's /metrics (same names and labels as one process).
+    decoded = {n: _frames(metrics, n, "decoded") for n in CHANNELS}
+    assert all(v > 0 for v in decoded.values()) and _frames(metrics, "cam-a", "analyzed") > 0
+    assert metrics.count("# TYPE framewarden_frames_total counter") == 1
+    assert 'framewarden_frame_latency_seconds_count{channel="cam-b"}' in metrics
+    assert wait_until(
+        lambda: all(_frames(api.call("GET", "/metrics").text, n, "decoded") > decoded[n] for n in CHANNELS),
+        20, 0.5,
+    )  # fmt: skip
+
+    # The real stream shape: a channel whose keyframes are 4 s apart costs more than assumed.
+    _stream_shape_overfills_its_node(api, server)
 
     # Lose the worker node: the channel shows reconnecting, then live on the head, and alerts again.
     cluster.remove_node(cluster.worker)
@@ -233,3 +293,46 @@ def test_channels_move_off_a_lost_node_and_capacity_holds(api: Api, cluster: Any
     assert wait_until(lambda: api.state(other) == "stopped", 60, 0.5)
     assert "auto-stop by rule stop-it" in api.call("GET", f"/v1/channels/{other}").json()["reason"]
     assert wait_until(lambda: other not in server.publishing(), 15)
+
+
+def test_an_actor_that_cannot_start_shows_error_not_reconnecting(api: Api, cluster: Any) -> None:
+    """Its constructor raises (here: an analyzer the nodes lack): the channel is ``error`` with
+    the reason, published on the bus, instead of ``reconnecting`` forever."""
+    from prometheus_client import CollectorRegistry
+
+    from framewarden.engines.ray_live import RayChannelManager
+    from framewarden.events import EventBus
+    from framewarden.pipeline.context import WorkerContext
+    from framewarden.pipeline.metrics import PipelineMetrics
+
+    settings = api.runtime.settings.model_copy(
+        update={
+            "analyzers": ["model_missing_on_nodes"],  # registered nowhere: as a node without the model
+            "live_infer_ms": 0.0,  # a small reservation: the head has 0.2 CPU left by now
+            "live_keyframe_decode_ms": 1.0,
+            "live_decode_ms": 1.0,
+        }
+    )
+    bus = EventBus()
+    seen: queue.Queue[Event] = queue.Queue()
+    bus.subscribe(seen.put)
+    context = WorkerContext(batcher=None, events=bus, metrics=PipelineMetrics(CollectorRegistry()))  # type: ignore[arg-type]
+    manager = RayChannelManager(context, settings=settings)
+    try:
+        manager.add("cam-x", "rtmp://127.0.0.1:1/live/cam-x")
+        assert wait_until(lambda: manager.snapshot("cam-x").state.value == "error", 60, 0.2)
+        snap = manager.snapshot("cam-x")
+        assert snap.reason.startswith(
+            "channel actor failed to start: ConfigError: unknown analyzer 'model_missing_on_nodes'"
+        ), snap.reason
+        event = seen.get(timeout=5)
+        while not (event.kind == "channel_state" and event.payload["state"] == "error"):
+            event = seen.get(timeout=5)
+        assert event.channel == "cam-x" and event.payload["reason"] == snap.reason
+        time_before = snap.since
+        assert manager.snapshot("cam-x").state.value == "error"  # it stays so (Ray does not restart it)
+        assert manager.snapshot("cam-x").since == time_before
+        manager.remove("cam-x")
+        assert "cam-x" not in manager
+    finally:
+        manager.close(5.0)

@@ -52,12 +52,14 @@ def test_a_failed_start_is_read_from_rays_error_and_redacted() -> None:
 
     cause = ChannelStartError("OperationalError: cannot reach postgresql://fw:hunter2@db:5432/fw")
     traceback = (
-        "Traceback (most recent call last):\n  File \"ray_live.py\", line 90, in __init__\n"
+        'Traceback (most recent call last):\n  File "ray_live.py", line 90, in __init__\n'
         f"framewarden.engines.ray_live.ChannelStartError: {cause}\n"
     )
     died = exceptions.ActorDiedError(exceptions.RayTaskError("ChannelActor.__init__", traceback, cause))
     reason = start_failure(died)
-    assert reason == "channel actor failed to start: OperationalError: cannot reach postgresql://***@db:5432/fw"
+    assert (
+        reason == "channel actor failed to start: OperationalError: cannot reach postgresql://***@db:5432/fw"
+    )
     # A lost node (no creation-task error) or a timeout is no failed start: the actor may come back.
     assert start_failure(exceptions.ActorDiedError()) is None
     assert start_failure(exceptions.GetTimeoutError("slow")) is None
