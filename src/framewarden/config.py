@@ -271,6 +271,10 @@ class Settings(BaseSettings):
     live_assumed_gop_s: float = Field(
         2.0, gt=0, description="Keyframe spacing assumed when placing a channel."
     )
+    ray_live_shared_inference: bool = Field(
+        False,
+        description="Live channel actors on a node share one inference actor (models loaded once per node).",
+    )
 
     @field_validator("data_dir")
     @classmethod

@@ -8,7 +8,9 @@ the 0.9 headroom: one per node at first; after the worker node is removed both r
 and a third is refused.  The streams have 10 fps and a keyframe every second, as admission
 assumes; a fourth one with keyframes 4 s apart turns out to cost 0.6 CPU once open (every frame
 decoded), which takes its node past its budget: the API says so.  A channel whose actor cannot
-start (an analyzer its nodes lack) shows ``error`` with the reason.
+start (an analyzer its nodes lack) shows ``error`` with the reason.  The API's channels share
+one inference actor per node (``ray_live_shared_inference``), also after a move; a second manager
+checks channels that load their own models.
 """
 
 from __future__ import annotations
@@ -108,6 +110,9 @@ class Api:
     def state(self, name: str) -> str:
         return str(self.call("GET", f"/v1/channels/{name}").json()["state"])
 
+    def stats(self, name: str) -> dict[str, Any]:
+        return dict(self.call("GET", f"/v1/channels/{name}").json()["stats"]["stats"])
+
     def node(self, name: str) -> str:
         stats = self.call("GET", f"/v1/channels/{name}").json()["stats"]["stats"]
         return str(stats.get("node", ""))
@@ -150,6 +155,7 @@ def api(
         live_decode_ms=50.0,  # a 4 s GOP is decoded whole: 0.02 + 10 x 50 ms + 80 ms = 0.60 CPU
         live_infer_ms=80.0,
         live_node_headroom=0.9,
+        ray_live_shared_inference=True,  # one set of models per node (the own-models path: below)
         # The operator's controller, referred to by name (docs/security.md).
         controllers={"edge": {"type": "nginx_rtmp", "control_url": rtmp[0].control_url}},
     )
@@ -229,6 +235,8 @@ def test_channels_move_off_a_lost_node_and_capacity_holds(api: Api, cluster: Any
     worker_id = cluster.worker.node_id
     assert set(nodes.values()) == {worker_id, cluster.head_node.node_id}  # spread: one per node
     assert all(api.admitted_on(n) == node for n, node in nodes.items())  # where admission put them
+    assert all(api.stats(n)["shared_inference"] for n in CHANNELS)  # frames go to the node's models
+    assert set(api.runtime.channels.inference) == set(nodes.values())  # type: ignore[attr-defined]
     moved = next(n for n, node in nodes.items() if node == worker_id)
     relay = api.runtime.channels.relay  # type: ignore[attr-defined]
     assert ray.get(relay.node.remote()) == cluster.head_node.node_id  # beside the API
@@ -257,6 +265,7 @@ def test_channels_move_off_a_lost_node_and_capacity_holds(api: Api, cluster: Any
     api.wait_event(lambda e: e.kind == "channel_state" and e.channel == moved
                    and e.payload["state"] == "live", 5)  # fmt: skip
     assert api.node(moved) == cluster.head_node.node_id
+    assert api.stats(moved)["shared_inference"]  # the restarted actor found the head's inference actor
     api.wait_event(lambda e: e.kind == "alert" and e.channel == moved, 60)
 
     # The surviving node is full (2 x 0.4 of 0.9): a third channel is refused, not squeezed in.
@@ -295,9 +304,8 @@ def test_channels_move_off_a_lost_node_and_capacity_holds(api: Api, cluster: Any
     assert wait_until(lambda: other not in server.publishing(), 15)
 
 
-def test_an_actor_that_cannot_start_shows_error_not_reconnecting(api: Api, cluster: Any) -> None:
-    """Its constructor raises (here: an analyzer the nodes lack): the channel is ``error`` with
-    the reason, published on the bus, instead of ``reconnecting`` forever."""
+def _manager(api: Api, **changes: Any) -> tuple[Any, queue.Queue[Event]]:
+    """A second channel manager on the same cluster and store, with other settings."""
     from prometheus_client import CollectorRegistry
 
     from framewarden.engines.ray_live import RayChannelManager
@@ -305,19 +313,37 @@ def test_an_actor_that_cannot_start_shows_error_not_reconnecting(api: Api, clust
     from framewarden.pipeline.context import WorkerContext
     from framewarden.pipeline.metrics import PipelineMetrics
 
-    settings = api.runtime.settings.model_copy(
-        update={
-            "analyzers": ["model_missing_on_nodes"],  # registered nowhere: as a node without the model
-            "live_infer_ms": 0.0,  # a small reservation: the head has 0.2 CPU left by now
-            "live_keyframe_decode_ms": 1.0,
-            "live_decode_ms": 1.0,
-        }
-    )
+    # Small reservations: the head has 0.2 CPU left by now (two stopped channels hold 0.8).
+    cheap = {"live_infer_ms": 0.0, "live_keyframe_decode_ms": 1.0, "live_decode_ms": 1.0}
+    settings = api.runtime.settings.model_copy(update={**cheap, **changes})
     bus = EventBus()
     seen: queue.Queue[Event] = queue.Queue()
     bus.subscribe(seen.put)
     context = WorkerContext(batcher=None, events=bus, metrics=PipelineMetrics(CollectorRegistry()))  # type: ignore[arg-type]
-    manager = RayChannelManager(context, settings=settings)
+    return RayChannelManager(context, settings=settings), seen
+
+
+def test_channels_can_load_their_own_models(api: Api, rtmp: Any) -> None:
+    """``ray_live_shared_inference`` off (the default): each channel actor loads its models."""
+    manager, _ = _manager(api, ray_live_shared_inference=False)
+    try:
+        manager.add("cam-own", rtmp[0].rtmp_url(LONG_GOP))  # that publisher still runs
+        assert wait_until(lambda: (manager.snapshot("cam-own").stats.get("analyzed") or 0) > 0, 60, 0.5)
+        snap = manager.snapshot("cam-own")
+        assert snap.state.value == "live" and snap.stats["shared_inference"] is False
+        assert manager.inference == {}
+    finally:
+        manager.close(5.0)
+
+
+def test_an_actor_that_cannot_start_shows_error_not_reconnecting(api: Api, cluster: Any) -> None:
+    """Its constructor raises (here: an analyzer the nodes lack): the channel is ``error`` with
+    the reason, published on the bus, instead of ``reconnecting`` forever."""
+    manager, seen = _manager(
+        api,
+        analyzers=["model_missing_on_nodes"],  # registered nowhere: as a node without the model
+        ray_live_shared_inference=False,
+    )
     try:
         manager.add("cam-x", "rtmp://127.0.0.1:1/live/cam-x")
         assert wait_until(lambda: manager.snapshot("cam-x").state.value == "error", 60, 0.2)

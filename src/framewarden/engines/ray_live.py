@@ -66,15 +66,20 @@ class ChannelStartError(FramewardenError):
 def start_failure(exc: BaseException) -> str | None:
     """Why an actor's constructor failed, from the error Ray raises on calls to it; None when the
     error is not a failed start (a lost node, a timeout: the actor may still come back)."""
+    line = _failure_line(exc)
+    return None if line is None else f"channel actor failed to start: {line}"
+
+
+def _failure_line(exc: BaseException) -> str | None:
     if not getattr(exc, "actor_init_failed", False):
         return None
     # Ray's message is a remote traceback; its last line is "module.Type: message".
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    last = lines[-1] if lines else "the channel actor failed to start"
+    last = lines[-1] if lines else "unknown error"
     marker = f"{ChannelStartError.__name__}: "
     if marker in last:
         last = last.split(marker, 1)[1]
-    return redact_text(f"channel actor failed to start: {last}")
+    return redact_text(last)
 
 
 def cost_model(settings: Settings) -> CostModel:
@@ -109,7 +114,8 @@ class ChannelActor:
         except Exception as exc:
             # Ray would show a traceback that may quote a URL with its credentials; the API
             # shows the channel `error` with this line instead (and Ray does not restart it).
-            reason = redact_text(f"{type(exc).__name__}: {exc}")
+            # (A shared inference actor that failed to start: its own reason, not Ray's traceback.)
+            reason = _failure_line(exc) or redact_text(f"{type(exc).__name__}: {exc}")
             logging.getLogger(__name__).error("channel %s cannot start: %s", name, reason)
             raise ChannelStartError(reason) from None
 
@@ -125,6 +131,7 @@ class ChannelActor:
         from framewarden.actions.evidence_queue import EvidenceUploader
         from framewarden.actions.notifiers import Dispatcher, build_notifiers, parse_target
         from framewarden.engines.ray_events import Forwarder
+        from framewarden.engines.ray_live_inference import RemoteBatcher, find_inference
         from framewarden.events import EventBus
         from framewarden.media.demo import open_source_with_demo
         from framewarden.moderator import Moderator
@@ -151,8 +158,16 @@ class ChannelActor:
         self.forwarder = Forwarder(self.bus, relay)
         self.shape: StreamShape | None = None  # the stream's own rate and keyframe spacing, once open
         self.registry = CollectorRegistry()  # this channel's series; the API's /metrics gathers them
-        moderator = Moderator(settings=settings)
-        self.batcher = InferenceBatcher(moderator, max_batch=8, max_wait_ms=2.0).start()
+        shared = find_inference(ray, self.node, settings) if settings.ray_live_shared_inference else None
+        self.batcher: Any
+        if shared is not None:  # the node's models (engines/ray_live_inference.py)
+            self.batcher = RemoteBatcher(shared)
+            max_side = int(ray.get(shared.max_side.remote()))
+        else:
+            moderator = Moderator(settings=settings)
+            self.batcher = InferenceBatcher(moderator, max_batch=8, max_wait_ms=2.0).start()
+            max_side = preferred_max_side(moderator.analyzers)
+        self.shared_inference = shared is not None
         self.uploader = EvidenceUploader(
             EvidenceStore.from_settings(settings), max_queue=settings.evidence_queue_size
         ).start()
@@ -173,7 +188,7 @@ class ChannelActor:
             notifier=DispatchNotifier(self.dispatcher, alerts, tuple(settings.notify_default)),
             evidence=StoreEvidenceSink(self.uploader, keep_clean=settings.evidence_keep_clean),
             metrics=PipelineMetrics(self.registry),
-            max_side=preferred_max_side(moderator.analyzers),
+            max_side=max_side,
             open_source=self._noting_shape(open_source_with_demo),
         )
         rule, version = self._stored_rule()
@@ -217,9 +232,16 @@ class ChannelActor:
         out = self.supervisor.snapshot().to_dict()
         out["stats"]["node"] = self.node
         out["stats"]["restarted"] = bool(self.incarnation)
+        out["stats"]["shared_inference"] = self.shared_inference
         if self.shape is not None:
             out["stats"]["stream"] = self.shape.to_dict()
         return out
+
+    def pid(self) -> int:
+        """This actor's process (for measuring memory per channel)."""
+        import os
+
+        return os.getpid()
 
     def metrics(self) -> list[Any]:
         """This channel's Prometheus families (frame funnel, latency histograms, ...)."""
@@ -312,6 +334,7 @@ class RayChannelManager:
         self._channels: dict[str, _Placed] = {}
         self._lock = threading.RLock()
         self._actor_cls = self.ray.remote(ChannelActor)
+        self.inference: dict[str, Any] = {}  # node -> its shared inference actor (the setting on)
         self.relay = start_relay(self.ray, self.ray.get_runtime_context().get_node_id())
         self.pump = Pump(self.ray, self.relay, context.events).start()
         self._gauge = _gauge(
@@ -380,6 +403,10 @@ class RayChannelManager:
 
         cost = estimate(placed.interval(), self.costs)
         node = self.ledger.admit(placed.name, cost, self._nodes())
+        if self.settings.ray_live_shared_inference and node not in self.inference:
+            from framewarden.engines.ray_live_inference import ensure_inference
+
+            self.inference[node] = ensure_inference(self.ray, node, self.settings)
         placed.actor = self._actor_cls.options(
             name=None,
             num_cpus=cost.cpus,
@@ -455,6 +482,8 @@ class RayChannelManager:
                 log.exception("closing channel actors failed")
         for p in placed:
             self.ray.kill(p.actor, no_restart=True)
+        for actor in self.inference.values():
+            self.ray.kill(actor, no_restart=True)
         self.pump.close()
         self.ray.kill(self.relay, no_restart=True)
 
