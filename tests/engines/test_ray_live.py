@@ -258,6 +258,10 @@ def test_channels_move_off_a_lost_node_and_capacity_holds(api: Api, cluster: Any
     # Lose the worker node: the channel shows reconnecting, then live on the head, and alerts again.
     cluster.remove_node(cluster.worker)
     assert wait_until(lambda: api.state(moved) == "reconnecting", 60, 0.2)
+    # A scrape meanwhile leaves out the actor that cannot answer instead of failing or hanging.
+    other = next(n for n in CHANNELS if n != moved)
+    scraped = api.call("GET", "/metrics")
+    assert scraped.status_code == 200 and _frames(scraped.text, other, "decoded") > 0
     assert wait_until(lambda: api.state(moved) == "live", 120, 0.5)
     # The event bus (what the WebSocket pushes) saw it too: reconnecting, then live from the new actor.
     api.wait_event(lambda e: e.kind == "channel_state" and e.channel == moved
@@ -291,7 +295,6 @@ def test_channels_move_off_a_lost_node_and_capacity_holds(api: Api, cluster: Any
     assert stopped.status_code == 200, stopped.text
     assert stopped.json()["state"] == "stopped"
     assert wait_until(lambda: moved not in server.publishing(), 15)
-    other = next(n for n in CHANNELS if n != moved)
     assert api.state(other) == "live"
 
     # Auto-stop, decided inside the actor: a channel rule that stops the stream on a violation.

@@ -43,8 +43,11 @@ def connect(address: str | None) -> Any:
         if address:
             ray.init(address=address, runtime_env=env, log_to_driver=False, logging_level=logging.WARNING)
         else:
-            # A private cluster listens on loopback only.
+            # A private cluster listens on loopback only.  address="local": a new one, never a
+            # cluster that `ray start` (or another user) left running on this machine, which a
+            # bare ray.init() would join.
             ray.init(
+                address="local",
                 include_dashboard=False,
                 runtime_env=env,
                 log_to_driver=False,
