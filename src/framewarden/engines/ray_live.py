@@ -8,7 +8,13 @@ API through the relay (:mod:`framewarden.engines.ray_events`).  The actor reserv
 share its sampling costs (:mod:`framewarden.engines.capacity`) on the node the ledger chose;
 ``max_restarts`` lets Ray start it again on another node when its node is lost, and the new
 incarnation reads its rule and desired state from the store, so rule changes made meanwhile
-hold.  While an actor cannot answer, the API shows its channel ``reconnecting``.
+hold.  While an actor cannot answer, the API shows its channel ``reconnecting``; an actor whose
+constructor failed (bad settings, a missing model) is not restarted, and its channel shows
+``error`` with the reason.  Once the actor has opened its stream, the API costs the channel
+again by the stream's real frame rate and keyframe spacing and reports a node past its budget.
+Each actor's Prometheus series reach the API's ``/metrics`` (:mod:`framewarden.engines.ray_metrics`);
+with ``ray_live_shared_inference`` the actors of a node share its inference actor
+(:mod:`framewarden.engines.ray_live_inference`).
 
 :class:`RayChannelManager` has the surface of
 :class:`~framewarden.pipeline.channels.ChannelManager`, so the API uses either unchanged.
