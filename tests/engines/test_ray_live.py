@@ -207,6 +207,8 @@ def _stream_shape_overfills_its_node(api: Api, server: NginxRtmp) -> None:
     over = f"node {node[:12]} over its real-time budget: channels reserve 1.00 of 0.90 CPU"
     assert over in stats["over_budget"]
     assert body["state"] == "live" and "over its real-time budget" in body["reason"]
+    neighbour = next(n for n in CHANNELS if api.node(n) == node)  # its node's other channel is told too
+    assert over in api.stats(neighbour)["over_budget"]
     metrics = api.call("GET", "/metrics").text
     assert f'framewarden_capacity_cpus{{kind="reserved",node="{node}"}} 1.0' in metrics
     assert f'framewarden_capacity_over_budget_cpus{{node="{node}"}} 0.1' in metrics
@@ -214,6 +216,7 @@ def _stream_shape_overfills_its_node(api: Api, server: NginxRtmp) -> None:
     assert api.call("DELETE", f"/v1/channels/{LONG_GOP}").status_code == 204
     metrics = api.call("GET", "/metrics").text
     assert f'framewarden_capacity_over_budget_cpus{{node="{node}"}} 0.0' in metrics
+    assert "over_budget" not in api.stats(neighbour)
     assert f'framewarden_frames_total{{channel="{LONG_GOP}"' not in metrics  # its series went with it
 
 

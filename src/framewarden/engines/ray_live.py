@@ -38,6 +38,7 @@ from framewarden.engines.capacity import (
     ChannelCost,
     CostModel,
     Ledger,
+    NodeRoom,
     StreamShape,
     estimate,
     reestimate,
@@ -289,6 +290,7 @@ class _Placed:
         self, name: str, source: str, trusted: bool, controller: Any, actor: Any, cost: ChannelCost
     ) -> None:
         self.name, self.source, self.trusted, self.actor, self.cost = name, source, trusted, actor, cost
+        self.admitted_cost = cost  # what admission assumed (``cost`` follows the real stream)
         self.controller = controller  # kept to start a new actor after a failed start
         self.target: tuple[Rule, int] | None = None
         self.admitted_on = ""  # the node admission chose (the actor runs elsewhere after a restart)
@@ -340,6 +342,7 @@ class RayChannelManager:
         self._channels: dict[str, _Placed] = {}
         self._lock = threading.RLock()
         self._actor_cls = self.ray.remote(ChannelActor)
+        self._over: set[str] = set()  # nodes past their budget (logged when that changes)
         self.inference: dict[str, Any] = {}  # node -> its shared inference actor (the setting on)
         self.relay = start_relay(self.ray, self.ray.get_runtime_context().get_node_id())
         self.pump = Pump(self.ray, self.relay, context.events).start()
@@ -373,6 +376,7 @@ class RayChannelManager:
             for kind, value in (("total", room.cpus), ("budget", room.budget), ("reserved", room.used)):
                 self._gauge.labels(room.node, kind).set(value)
             self._over_gauge.labels(room.node).set(round(max(0.0, room.used - room.budget), 4))
+        self._judge_budgets(rooms)
         return [
             {"node": r.node, "cpus": r.cpus, "budget": r.budget, "reserved": r.used, "free": r.free}
             for r in rooms
@@ -422,7 +426,8 @@ class RayChannelManager:
         ).remote(
             placed.name, placed.source, placed.controller, placed.trusted, self.settings, self.relay, start
         )
-        placed.cost, placed.admitted_on, placed.shape, placed.over_budget = cost, node, None, ""
+        placed.cost, placed.admitted_cost, placed.admitted_on = cost, cost, node
+        placed.shape, placed.over_budget = None, ""
         placed.failed, placed.last, placed.down_since = "", None, None
         log.info("channel %s placed on node %s (%.2f CPU)", placed.name, node, cost.cpus)
 
@@ -584,7 +589,7 @@ class RayChannelManager:
             self.ledger.moved(placed.name, node)
         shape = raw["stats"].get("stream")
         if shape and (placed.shape is None or shape != placed.shape.to_dict()):
-            self._reestimate(placed, StreamShape(shape.get("fps"), shape.get("gop_s")), node)
+            self._reestimate(placed, StreamShape(shape.get("fps"), shape.get("gop_s")))
         snap.stats["cost"] = placed.cost.to_dict()
         snap.stats["admitted_on"] = placed.admitted_on
         if placed.over_budget:
@@ -594,9 +599,10 @@ class RayChannelManager:
         placed.last, placed.down_since = snap, None
         return snap
 
-    def _reestimate(self, placed: _Placed, shape: StreamShape, node: str) -> None:
-        """The stream is open: cost the channel by its real frame rate and keyframe spacing,
-        update its reservation in the books, and say so when its node is now past its budget.
+    def _reestimate(self, placed: _Placed, shape: StreamShape) -> None:
+        """The stream is open: cost the channel by its real frame rate and keyframe spacing and
+        update its reservation in the books (:meth:`capacity` then says whether its node is now
+        past its budget).
 
         Ray's own reservation (the actor's ``num_cpus``) stays what admission gave it: changing
         it means a new actor (a gap in moderation); the books, admission and ``/metrics`` use
@@ -608,23 +614,38 @@ class RayChannelManager:
             placed.cost = cost
             self.ledger.resize(placed.name, cost.cpus)
             log.info(
-                "channel %s: its stream runs at %s fps with keyframes every %s s: %.2f CPU, not the "
-                "%.2f assumed at admission", placed.name, shape.fps, shape.gop_s, cost.cpus, old.cpus,
+                "channel %s: its stream runs at %s fps with keyframes every %s s: %.2f CPU, not %.2f",
+                placed.name, shape.fps, shape.gop_s, cost.cpus, old.cpus,
             )  # fmt: skip
-        node = node or self.ledger.node_of(placed.name) or placed.admitted_on
-        nodes = self._nodes()
-        over = self.ledger.over_budget(nodes).get(node, 0.0)
-        if over > 0:
-            room = {r.node: r for r in self.ledger.rooms(nodes)}[node]
-            placed.over_budget = (
-                f"node {node[:12]} over its real-time budget: channels reserve {room.used:.2f} of "
-                f"{room.budget:.2f} CPU (this one {cost.cpus:.2f} CPU at {shape.fps or '?'} fps, keyframes "
-                f"every {shape.gop_s or '?'} s; admission assumed {old.cpus:.2f})"
+            self.capacity()
+
+    def _judge_budgets(self, rooms: Sequence[NodeRoom]) -> None:
+        """Tell every channel of a node past its budget (reason, ``stats.over_budget``), and log
+        when a node goes past it or comes back."""
+        over = {r.node: r for r in rooms if r.used > r.budget + 1e-9}
+        with self._lock:
+            placed = list(self._channels.values())
+            went_over, came_back = set(over) - self._over, self._over - set(over)
+            self._over = set(over)
+        for node in sorted(went_over):
+            log.warning(
+                "node %s is past its real-time budget: channels reserve %.2f of %.2f CPU (their streams "
+                "cost more than admission assumed); its channels may fall behind",
+                node, over[node].used, over[node].budget,
+            )  # fmt: skip
+        for node in sorted(came_back):
+            log.info("node %s is within its real-time budget again", node)
+        for p in placed:
+            full = over.get(self.ledger.node_of(p.name) or "")
+            if full is None:
+                p.over_budget = ""
+                continue
+            shape = p.shape or StreamShape(None, None)
+            p.over_budget = (
+                f"node {full.node[:12]} over its real-time budget: channels reserve {full.used:.2f} of "
+                f"{full.budget:.2f} CPU (this one {p.cost.cpus:.2f} CPU at {shape.fps or '?'} fps, keyframes "
+                f"every {shape.gop_s or '?'} s; admission assumed {p.admitted_cost.cpus:.2f})"
             )
-            log.warning("channel %s: %s", placed.name, placed.over_budget)
-        else:
-            placed.over_budget = ""
-        self.capacity()
 
     def _down(self, placed: _Placed) -> ChannelSnapshot:
         """The actor does not answer: its node is lost and Ray is restarting it elsewhere (or
