@@ -368,3 +368,42 @@ def test_an_actor_that_cannot_start_shows_error_not_reconnecting(api: Api, clust
         assert "cam-x" not in manager
     finally:
         manager.close(5.0)
+
+
+class _Answers:
+    """A stand-in channel actor for the scrape: answers its metrics after ``delay_s``."""
+
+    def __init__(self, channel: str, delay_s: float) -> None:
+        from prometheus_client import CollectorRegistry
+
+        from framewarden.pipeline.metrics import PipelineMetrics
+
+        self.metrics_ = PipelineMetrics(CollectorRegistry())
+        self.metrics_.count(channel, "decoded", 5)
+        self.delay_s = delay_s
+
+    def metrics(self) -> list[Any]:
+        import time
+
+        from framewarden.engines.ray_metrics import snapshot_families
+
+        time.sleep(self.delay_s)
+        return snapshot_families(self.metrics_.registry)
+
+
+def test_a_scrape_skips_actors_that_do_not_answer_in_time(cluster: Any) -> None:
+    import time
+
+    from framewarden.engines.ray_metrics import gather, merge
+
+    cls = ray.remote(num_cpus=0)(_Answers)
+    quick, stuck = cls.remote("quick", 0.0), cls.remote("stuck", 30.0)
+    ray.get(quick.__ray_ready__.remote()), ray.get(stuck.__ray_ready__.remote())
+    started = time.monotonic()
+    families = merge(gather(ray, [quick, stuck], timeout_s=0.5))
+    waited = time.monotonic() - started
+    channels = {s.labels["channel"] for s in families["framewarden_frames"].samples}
+    assert channels == {"quick"}  # the stuck one is left out of this scrape...
+    assert waited < 10.0  # ...without waiting for it (it takes 30 s)
+    for actor in (quick, stuck):
+        ray.kill(actor)
