@@ -271,6 +271,11 @@ class Settings(BaseSettings):
     live_assumed_gop_s: float = Field(
         2.0, gt=0, description="Keyframe spacing assumed when placing a channel."
     )
+    live_rebalance: bool = Field(
+        False,
+        description="Move a live channel whose real stream cost takes its node past its budget to a node "
+        "with room (its moderation pauses a few seconds while it moves).",
+    )
     ray_live_shared_inference: bool = Field(
         False,
         description="Live channel actors on a node share one inference actor (models loaded once per node).",

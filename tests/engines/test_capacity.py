@@ -89,3 +89,16 @@ def test_the_streams_real_shape_changes_the_cost_and_can_overfill_a_node() -> No
         ledger.admit("cam4", estimate(2.0, MODEL), nodes)  # nothing more goes there
     ledger.resize("gone", 1.0)  # a channel the books do not hold: ignored
     assert {r.node: r.used for r in ledger.rooms(nodes)} == {"a": pytest.approx(3 * longer.cpus)}
+
+
+def test_a_channel_that_outgrew_its_node_moves_only_where_it_fits() -> None:
+    ledger = Ledger(headroom=1.0)
+    ledger.admit("big", estimate(2.0, MODEL), {"a": 1.0})  # 0.05 CPU assumed
+    ledger.resize("big", 1.2)  # its real stream: past a's budget
+    assert ledger.over_budget({"a": 1.0}) == {"a": pytest.approx(0.2)}
+    assert ledger.relocate("big", {"a": 1.0}) is None  # nowhere else to go: nothing changes
+    assert ledger.relocate("big", {"a": 1.0, "b": 1.0}) is None  # b is too small for 1.2
+    assert ledger.node_of("big") == "a"
+    assert ledger.relocate("big", {"a": 1.0, "b": 1.0, "c": 2.0}) == "c"
+    assert ledger.node_of("big") == "c" and ledger.over_budget({"a": 1.0, "c": 2.0}) == {}
+    assert ledger.relocate("unknown", {"c": 2.0}) is None

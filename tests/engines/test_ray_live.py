@@ -10,7 +10,8 @@ assumes; a fourth one with keyframes 4 s apart turns out to cost 0.6 CPU once op
 decoded), which takes its node past its budget: the API says so.  A channel whose actor cannot
 start (an analyzer its nodes lack) shows ``error`` with the reason.  The API's channels share
 one inference actor per node (``ray_live_shared_inference``), also after a move; a second manager
-checks channels that load their own models.
+checks channels that load their own models and ``live_rebalance`` moving one that outgrew its
+node to a node that joins.
 """
 
 from __future__ import annotations
@@ -329,15 +330,37 @@ def _manager(api: Api, **changes: Any) -> tuple[Any, queue.Queue[Event]]:
     return RayChannelManager(context, settings=settings), seen
 
 
-def test_channels_can_load_their_own_models(api: Api, rtmp: Any) -> None:
-    """``ray_live_shared_inference`` off (the default): each channel actor loads its models."""
-    manager, _ = _manager(api, ray_live_shared_inference=False)
+def test_a_channel_that_outgrew_its_node_moves_where_it_fits(api: Api, cluster: Any, rtmp: Any) -> None:
+    """``live_rebalance`` with actors that load their own models (``ray_live_shared_inference``
+    off): a channel admitted at 0.03 CPU turns out to need 1.02 (keyframes 4 s apart, every frame
+    decoded), past the head's budget on its own; when a node with room joins, it moves there."""
+    manager, _ = _manager(
+        api,
+        ray_live_shared_inference=False,
+        live_rebalance=True,
+        live_keyframe_decode_ms=10.0,  # assumed: 0.02 + 1 keyframe x 10 ms = 0.03 CPU
+        live_decode_ms=100.0,  # real: 0.02 + 10 frames x 100 ms = 1.02 CPU
+    )
     try:
-        manager.add("cam-own", rtmp[0].rtmp_url(LONG_GOP))  # that publisher still runs
-        assert wait_until(lambda: (manager.snapshot("cam-own").stats.get("analyzed") or 0) > 0, 60, 0.5)
-        snap = manager.snapshot("cam-own")
-        assert snap.state.value == "live" and snap.stats["shared_inference"] is False
-        assert manager.inference == {}
+        manager.add("cam-big", rtmp[0].rtmp_url(LONG_GOP))  # that publisher still runs
+        assert wait_until(lambda: "over_budget" in manager.snapshot("cam-big").stats, 60, 0.5)
+        snap = manager.snapshot("cam-big")
+        assert snap.state.value == "live" and snap.stats["shared_inference"] is False  # its own models
+        assert snap.stats["node"] == cluster.head_node.node_id and snap.stats["cost"]["cpus"] == 1.02
+        assert "moved_for_room" not in snap.stats  # nowhere to go yet: the head is the only node
+
+        roomy = cluster.add_node(**LOOPBACK, num_cpus=2)
+        cluster.wait_for_nodes()
+
+        def moved() -> bool:
+            now = manager.snapshot("cam-big")
+            return now.state.value == "live" and now.stats.get("node") == roomy.node_id
+
+        assert wait_until(moved, 90, 0.5)
+        snap = manager.snapshot("cam-big")
+        assert snap.stats["moved_for_room"] == 1 and "over_budget" not in snap.stats
+        assert (snap.stats.get("analyzed") or 0) > 0
+        assert {c["node"]: c["reserved"] for c in manager.capacity()}[roomy.node_id] == 1.02
     finally:
         manager.close(5.0)
 

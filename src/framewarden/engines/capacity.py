@@ -170,6 +170,21 @@ class Ledger:
             if channel in self._placed:
                 self._placed[channel] = (self._placed[channel][0], cpus)
 
+    def relocate(self, channel: str, nodes: Mapping[str, float]) -> str | None:
+        """Move ``channel``'s reservation to another node with room for it (the most free);
+        None, changing nothing, when no other node has that room."""
+        with self._lock:
+            placed = self._placed.get(channel)
+        if placed is None:
+            return None
+        here, cpus = placed
+        fits = [r for r in self.rooms(nodes) if r.node != here and r.free + 1e-9 >= cpus]
+        if not fits:
+            return None
+        with self._lock:
+            self._placed[channel] = (fits[0].node, cpus)
+        return fits[0].node
+
     def over_budget(self, nodes: Mapping[str, float]) -> dict[str, float]:
         """``{node: CPUs reserved beyond its budget}`` for the nodes past their budget."""
         return {r.node: r.used - r.budget for r in self.rooms(nodes) if r.used > r.budget + 1e-9}

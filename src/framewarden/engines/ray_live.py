@@ -300,6 +300,7 @@ class _Placed:
         self.failed_since = 0.0
         self.shape: StreamShape | None = None  # the stream's real shape, once the actor opened it
         self.over_budget = ""  # what admission should know: its node is past its budget
+        self.moves = 0  # times live_rebalance moved it to a node with room
 
     def interval(self) -> float:
         rule = self.target[0] if self.target else None
@@ -409,27 +410,64 @@ class RayChannelManager:
 
     def _place(self, placed: _Placed, start: bool) -> None:
         """Admit ``placed`` by its assumed cost and start its actor on the chosen node."""
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         cost = estimate(placed.interval(), self.costs)
         node = self.ledger.admit(placed.name, cost, self._nodes())
+        self._start_actor(placed, node, cost.cpus, start)
+        placed.cost, placed.admitted_cost, placed.admitted_on = cost, cost, node
+        placed.shape, placed.over_budget = None, ""
+        log.info("channel %s placed on node %s (%.2f CPU)", placed.name, node, cost.cpus)
+
+    def _start_actor(self, placed: _Placed, node: str, cpus: float, start: bool) -> None:
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
         if self.settings.ray_live_shared_inference and node not in self.inference:
             from framewarden.engines.ray_live_inference import ensure_inference
 
             self.inference[node] = ensure_inference(self.ray, node, self.settings)
         placed.actor = self._actor_cls.options(
             name=None,
-            num_cpus=cost.cpus,
+            num_cpus=cpus,
             max_restarts=self.settings.ray_max_restarts,
             max_concurrency=4,  # a snapshot answers while a stop drains
             scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True),
         ).remote(
             placed.name, placed.source, placed.controller, placed.trusted, self.settings, self.relay, start
         )
-        placed.cost, placed.admitted_cost, placed.admitted_on = cost, cost, node
-        placed.shape, placed.over_budget = None, ""
         placed.failed, placed.last, placed.down_since = "", None, None
-        log.info("channel %s placed on node %s (%.2f CPU)", placed.name, node, cost.cpus)
+
+    def _rebalance(self) -> None:
+        """``live_rebalance``: move one channel whose real cost took its node past its budget to a
+        node with room for that cost (one move per pass: the books change with each).
+
+        The move is a new actor reserving the real cost on the other node, started once the old
+        one has closed: the channel is not moderated for those seconds (model load, reconnect)."""
+        nodes = self._nodes()
+        over = self.ledger.over_budget(nodes)
+        if not over:
+            return
+        running = (ChannelState.LIVE, ChannelState.RECONNECTING, ChannelState.STARTING)
+        with self._lock:
+            grown = [
+                p for p in self._channels.values()
+                if not p.failed and p.last is not None and p.last.state in running
+                and self.ledger.node_of(p.name) in over and p.cost.cpus > p.admitted_cost.cpus
+            ]  # fmt: skip
+        for placed in sorted(grown, key=lambda p: p.admitted_cost.cpus - p.cost.cpus):
+            source = self.ledger.node_of(placed.name) or ""
+            target = self.ledger.relocate(placed.name, nodes)
+            if target is None:
+                continue
+            log.warning(
+                "channel %s: moving from node %s (past its budget) to node %s, where its %.2f CPU fits",
+                placed.name, source, target, placed.cost.cpus,
+            )  # fmt: skip
+            self._call(placed, "close", 10.0, wait=10.0 + _CALL_S)
+            self.ray.kill(placed.actor, no_restart=True)
+            self._start_actor(placed, target, placed.cost.cpus, True)
+            placed.admitted_on, placed.moves = target, placed.moves + 1
+            self.capacity()
+            return
 
     def remove(self, name: str, *, timeout: float = 30.0) -> None:
         placed = self._get(name)
@@ -592,6 +630,8 @@ class RayChannelManager:
             self._reestimate(placed, StreamShape(shape.get("fps"), shape.get("gop_s")))
         snap.stats["cost"] = placed.cost.to_dict()
         snap.stats["admitted_on"] = placed.admitted_on
+        if placed.moves:
+            snap.stats["moved_for_room"] = placed.moves
         if placed.over_budget:
             snap.stats["over_budget"] = placed.over_budget
             if snap.state is ChannelState.LIVE and not snap.reason:
@@ -680,6 +720,8 @@ class RayChannelManager:
             try:
                 self.snapshots()
                 self.capacity()
+                if self.settings.live_rebalance:
+                    self._rebalance()
             except Exception:
                 log.exception("watching channel actors failed")
 
