@@ -387,6 +387,11 @@ def test_an_actor_that_cannot_start_shows_error_not_reconnecting(api: Api, clust
         time_before = snap.since
         assert manager.snapshot("cam-x").state.value == "error"  # it stays so (Ray does not restart it)
         assert manager.snapshot("cam-x").since == time_before
+        # Starting it again places a new actor, which fails the same way (nothing was fixed).
+        assert manager.start("cam-x").state.value in ("starting", "error")
+        assert wait_until(lambda: manager.snapshot("cam-x").state.value == "error", 60, 0.2)
+        assert manager.snapshot("cam-x").reason == snap.reason
+        assert manager.snapshot("cam-x").since > time_before
         manager.remove("cam-x")
         assert "cam-x" not in manager
     finally:
