@@ -410,7 +410,6 @@ class RayChannelManager:
 
     def _place(self, placed: _Placed, start: bool) -> None:
         """Admit ``placed`` by its assumed cost and start its actor on the chosen node."""
-
         cost = estimate(placed.interval(), self.costs)
         node = self.ledger.admit(placed.name, cost, self._nodes())
         self._start_actor(placed, node, cost.cpus, start)
