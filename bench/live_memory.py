@@ -4,9 +4,11 @@ Starts a private one-node Ray cluster, places N channels playing the bundled dem
 (``demo:``, no streaming server needed) through :class:`RayChannelManager`, first with each
 channel actor loading its own models, then with ``ray_live_shared_inference`` (one inference
 actor per node), waits until every channel has analyzed frames, and sums the resident (RSS)
-and unique (USS: pages no other process shares) memory of the actor processes involved.
+and unique (USS: pages no other process shares) memory of the actor processes involved.  Then,
+over ``--measure`` seconds, the CPU time of those processes per analyzed frame (decode included;
+load-independent, unlike wall time), to show what sending frames to another process costs.
 
-    python bench/live_memory.py --channels 4 --analyzers nudenet
+    python bench/live_memory.py --channels 4 --analyzers nudenet [--measure 20]
 """
 
 from __future__ import annotations
@@ -44,7 +46,21 @@ def memory(pids: list[int]) -> tuple[float, float]:
     return rss, uss
 
 
-def run(channels: int, analyzers: list[str], shared: bool, root: Path, timeout_s: float) -> dict[str, Any]:
+def cpu_s(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        times = psutil.Process(pid).cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def analyzed(manager: RayChannelManager) -> int:
+    return sum(int(s.stats.get("analyzed") or 0) for s in manager.snapshots())
+
+
+def run(
+    channels: int, analyzers: list[str], shared: bool, root: Path, timeout_s: float, measure_s: float
+) -> dict[str, Any]:
     settings = Settings(
         data_dir=root / ("shared" if shared else "own"),
         analyzers=analyzers,
@@ -72,8 +88,19 @@ def run(channels: int, analyzers: list[str], shared: bool, root: Path, timeout_s
         inference_pids = ray.get([a.pid.remote() for a in manager.inference.values()])
         shared_flags = [bool(s.stats.get("shared_inference")) for s in manager.snapshots()]
         assert all(f == shared for f in shared_flags), shared_flags
-        rss, uss = memory(channel_pids + inference_pids)
-        return {"rss": rss, "uss": uss, "processes": len(channel_pids) + len(inference_pids)}
+        pids = channel_pids + inference_pids
+        rss, uss = memory(pids)
+        cpu0, frames0 = cpu_s(pids), analyzed(manager)
+        time.sleep(measure_s)
+        cpu1, frames1 = cpu_s(pids), analyzed(manager)
+        per_frame_ms = (cpu1 - cpu0) * 1000.0 / max(1, frames1 - frames0)
+        return {
+            "rss": rss,
+            "uss": uss,
+            "processes": len(pids),
+            "cpu_ms": per_frame_ms,
+            "frames": frames1 - frames0,
+        }
     finally:
         manager.close(10.0)
 
@@ -83,6 +110,7 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=4)
     parser.add_argument("--analyzers", default="nudenet")
     parser.add_argument("--timeout", type=float, default=180.0)
+    parser.add_argument("--measure", type=float, default=20.0, help="seconds of CPU time measurement")
     args = parser.parse_args()
     analyzers = [a for a in args.analyzers.split(",") if a]
     # Logical CPUs only: enough for every channel's reservation on this one node.
@@ -94,16 +122,24 @@ def main() -> None:
         _node_ip_address="127.0.0.1",
     )
     with tempfile.TemporaryDirectory() as tmp:
-        own = run(args.channels, analyzers, False, Path(tmp), args.timeout)
-        shared = run(args.channels, analyzers, True, Path(tmp), args.timeout)
+        own = run(args.channels, analyzers, False, Path(tmp), args.timeout, args.measure)
+        shared = run(args.channels, analyzers, True, Path(tmp), args.timeout, args.measure)
     n = args.channels
     print(f"{n} channels, analyzers {','.join(analyzers)}, one node")
-    print("| models | processes | RSS MB total | RSS MB per channel | USS MB per channel |")
-    print("| --- | --- | --- | --- | --- |")
+    print(
+        "| models | processes | RSS MB total | RSS MB per channel | USS MB per channel | CPU ms per frame |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
     for label, m in (("own per channel", own), ("shared per node", shared)):
-        print(f"| {label} | {m['processes']} | {m['rss']:.0f} | {m['rss'] / n:.0f} | {m['uss'] / n:.0f} |")
+        print(
+            f"| {label} | {m['processes']} | {m['rss']:.0f} | {m['rss'] / n:.0f} | {m['uss'] / n:.0f} "
+            f"| {m['cpu_ms']:.1f} ({m['frames']} frames) |"
+        )
     rss, uss = shared["rss"] / own["rss"], shared["uss"] / own["uss"]
-    print(f"shared / own, memory per channel: RSS {rss:.2f}x, USS {uss:.2f}x")
+    cpu = shared["cpu_ms"] / own["cpu_ms"]
+    print(
+        f"shared / own: memory per channel RSS {rss:.2f}x, USS {uss:.2f}x; CPU per analyzed frame {cpu:.2f}x"
+    )
     ray.shutdown()
 
 
