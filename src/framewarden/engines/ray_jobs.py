@@ -77,9 +77,7 @@ class RayJobExecutor:
 
     def __call__(self, runner: JobRunner) -> Iterator[JobItem]:
         ray, actors = self._ensure()
-        task = ray.remote(job_task).options(
-            num_cpus=TASK_CPUS, max_retries=0, name=f"fw-job:{runner.job_id}"
-        )
+        task = ray.remote(job_task).options(num_cpus=TASK_CPUS, max_retries=0, name=f"fw-job:{runner.job_id}")
         lost = 0
         while True:
             stream = task.remote(
