@@ -213,3 +213,37 @@ def test_a_job_whose_ray_worker_dies_completes_without_duplicates(
         _same(local, on_ray)
     finally:
         rt.stop()
+
+
+def test_bad_media_and_cancel_on_ray(banked: Path, media: dict[str, Path], connected: str) -> None:
+    broken = banked / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x17" * 4000)  # an MP4 header, then garbage
+    local = _run_local(banked, broken)
+    rt = _runtime(banked / "ray", "ray", connected)
+    try:
+        keys = _keys(rt)
+        with TestClient(create_app(rt)) as client:
+            failed = _final(client, keys, _submit(client, keys, broken))
+            # the task's typed error crosses the process boundary as itself: the same message
+            assert failed["status"] == local["job"]["status"] == "failed"
+            assert failed["error"] == local["job"]["error"] and "broken.mp4" in failed["error"]
+            job_id = _submit(client, keys, media["long"], sample_interval_s=0.0)
+            end = time.monotonic() + 120
+            while time.monotonic() < end:
+                job = client.get(f"/v1/jobs/{job_id}", headers=auth(keys["viewer"])).json()
+                if job["summary"].get("FramesAnalyzed", 0) > 0:
+                    break
+                time.sleep(0.02)
+            assert client.delete(f"/v1/jobs/{job_id}", headers=auth(keys["ingest"])).status_code == 200
+            assert _final(client, keys, job_id)["status"] == "cancelled"
+            end = time.monotonic() + 30
+            while _job_task_pids() and time.monotonic() < end:  # the task is stopped, not left running
+                time.sleep(0.05)
+            assert not _job_task_pids()
+            with rt.db.read() as session:
+                kept = len(jobs_repo.job_frames(session, job_id=job_id))
+            time.sleep(0.5)
+            with rt.db.read() as session:
+                assert len(jobs_repo.job_frames(session, job_id=job_id)) == kept  # nothing written after
+    finally:
+        rt.stop()
