@@ -2,18 +2,23 @@
 
 1. Overhead: the same scan (720p clips, every frame; and 1 frame/s of a 10 s GOP) with the
    local engine and with the Ray engine on a running one-node cluster of this machine, each
-   in a fresh process, back to back (``--repeat`` pairs, alternating which goes first).
-   For each it reports, honestly labelled:
+   in a fresh process (as ``framewarden scan`` runs), back to back, alternating which goes
+   first.  Each engine scans ``--videos`` clips, then twice as many, so that the fixed cost
+   of a scan and the cost of each frame separate.  Figures, honestly labelled:
 
-   - total: analyzed frames / wall time of the whole process (imports, connecting, actor
-     start and model load included);
-   - start-up: seconds from the process's start to its first analyzed frame;
-   - steady: analyzed frames / seconds from the first analyzed frame to the last;
-   - CPU ms per frame: CPU time of the whole process tree (the scan's process, and for Ray
-     the cluster's raylet, GCS, agents and workers) over the run / analyzed frames: the
-     load-independent figure, since wall time is noisy on a shared machine.
+   - total fps: analyzed frames / wall time of the whole process, for the larger scan
+     (imports, connecting, actor start and model load included);
+   - start-up s: from the process's start until every model is loaded where it will run
+     (local: in the process; Ray: connected, and every inference actor loaded); measured;
+   - steady fps: the marginal rate, extra frames / extra wall time of the larger scan over
+     the smaller one (what a long scan converges to);
+   - CPU ms/frame: CPU time of the whole process tree (the scan's process and, for Ray, the
+     cluster's raylet, GCS, agents and workers) / analyzed frames, for the larger scan;
+     and its marginal form (extra CPU / extra frames), with the fixed CPU cost of a scan
+     that this implies.  CPU time is the load-independent figure: wall time is noisy on a
+     shared machine.
 
-   Ratios are ray / local (goal >= 0.9 for total).
+   Ratios are ray / local (goal >= 0.9 for the frame rates).
 2. Scaling: a ``ray.cluster_utils.Cluster`` of 1 node, then 2 nodes, of 1 CPU each, on this
    machine (both "nodes" share its cores, so this measures the engine's ability to use a
    second node, not a second machine's speed).
@@ -22,7 +27,7 @@
    cost per 1,000 frames at an assumed cloud CPU price beside the cloud API's USD 1.00.
 
     python bench/ray_scan.py [--seconds 10] [--videos 4] [--repeat 1] [--analyzers nudenet]
-                             [--vcpu-hour-usd 0.04] [--skip-scaling]
+                             [--vcpu-hour-usd 0.04] [--skip-scaling] [--verbose]
 """
 
 from __future__ import annotations
@@ -61,38 +66,8 @@ def make_clips(folder: Path, seconds: int, count: int, gop: int) -> list[str]:
     return clips
 
 
-class _Timeline:
-    """A scan listener: when frames were analyzed (per input, cumulative), as the driver sees it."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.by_source: dict[str, int] = {}
-        self.first: float | None = None
-        self.last: float = 0.0
-        self.at_first = 0
-
-    def _note(self, source: str, analyzed: int) -> None:
-        now = time.time()
-        with self.lock:
-            self.by_source[source] = max(self.by_source.get(source, 0), analyzed)
-            total = sum(self.by_source.values())
-            if total and self.first is None:
-                self.first, self.at_first = now, total
-            if total:
-                self.last = now
-
-    def on_start(self, source: str, metadata: Any) -> None:
-        pass
-
-    def on_progress(self, source: str, counters: Any, pts_ms: float) -> None:
-        self._note(source, int(counters.analyzed))
-
-    def on_finish(self, source: str, body: dict[str, Any], resumed: bool) -> None:
-        self._note(source, int(body.get("Summary", {}).get("FramesAnalyzed", 0)))
-
-
 def child(args: argparse.Namespace) -> None:
-    """One scan in this (fresh) process, as ``framewarden scan`` runs it; prints its timeline."""
+    """One scan in this (fresh) process, as ``framewarden scan`` runs it; prints its timings."""
     started = psutil.Process().create_time()
     from framewarden.config import get_settings
     from framewarden.jobs.scan import Scanner, ScanOptions, analyzer_intervals_ms
@@ -102,34 +77,28 @@ def child(args: argparse.Namespace) -> None:
 
     names = args.analyzers.split(",")
     settings = get_settings()
-    timeline = _Timeline()
     state = ScanState(Path(args.out))
     scanner: Any
     moderator = Moderator(names, settings=settings)  # in both: the CLI loads it for the versions
+    ready = time.time()
     options = ScanOptions(sample_interval_s=args.interval, dedup=False, workers=2,
                           max_side=preferred_max_side(moderator.analyzers))  # fmt: skip
     if args.child == "local":
-        scanner = Scanner(moderator, options, state, settings=settings, listener=timeline,
+        scanner = Scanner(moderator, options, state, settings=settings,
                           model_versions=moderator.model_versions,
                           min_confidence=moderator.min_confidence)  # fmt: skip
     else:
         from framewarden.engines.ray_scan import RayOptions, RayScanner
 
         scanner = RayScanner(names, options, state, settings, ray_options=RayOptions(address=args.address),
-                             listener=timeline, model_versions=moderator.model_versions,
+                             model_versions=moderator.model_versions,
                              min_confidence=moderator.min_confidence,
                              intervals_ms=analyzer_intervals_ms(moderator.analyzers))  # fmt: skip
     outcomes = scanner.run(args.clips)
     done = time.time()
+    ready = getattr(scanner, "ready_at", None) or ready  # Ray: when its actors had loaded
     analyzed = sum(int(o.body["Summary"]["FramesAnalyzed"]) for o in outcomes)
-    first = timeline.first or done
-    steady_frames = analyzed - timeline.at_first
-    print(json.dumps({
-        "analyzed": analyzed,
-        "total_s": done - started,
-        "startup_s": first - started,
-        "steady_fps": steady_frames / max(1e-6, done - first),
-    }))  # fmt: skip
+    print(json.dumps({"analyzed": analyzed, "total_s": done - started, "startup_s": ready - started}))
 
 
 class _TreeCpu:
@@ -157,8 +126,10 @@ class _TreeCpu:
                 try:
                     t = p.cpu_times()
                     out[p.pid] = t.user + t.system
-                    if p.pid not in self.names:
-                        cmd = p.cmdline()
+                    cmd = p.cmdline()
+                    if p.pid not in self.names or (
+                        cmd[:1] and cmd[0].startswith("ray::") and "IDLE" not in cmd[0]
+                    ):
                         self.names[p.pid] = " ".join(
                             cmd[:1]
                             if cmd[:1] and cmd[0].startswith("ray::")
@@ -218,8 +189,20 @@ def run_child(
     return result
 
 
+def _marginal(small: dict[str, float], large: dict[str, float]) -> dict[str, float]:
+    """Per-frame figures of the larger scan over the smaller one, and the fixed cost they imply."""
+    frames = large["analyzed"] - small["analyzed"]
+    wall = large["total_s"] - small["total_s"]
+    cpu_per_frame = (large["cpu_s"] - small["cpu_s"]) / frames
+    return {
+        "steady_fps": frames / wall if wall > 0 else float("nan"),
+        "marginal_cpu_ms": 1000 * cpu_per_frame,
+        "fixed_cpu_s": small["cpu_s"] - small["analyzed"] * cpu_per_frame,
+    }
+
+
 def overhead(clips: list[str], root: Path, args: argparse.Namespace) -> list[tuple[str, float]]:
-    """The overhead table; returns the local engine's CPU seconds per analyzed frame per case."""
+    """The overhead table; returns the local engine's marginal CPU seconds per frame per case."""
     from ray.cluster_utils import Cluster
 
     # A running one-node cluster (as a user with a cluster has): starting it is not the scan's
@@ -232,41 +215,44 @@ def overhead(clips: list[str], root: Path, args: argparse.Namespace) -> list[tup
             "include_dashboard": False,
         },
     )
+    small_set, large_set = clips[: len(clips) // 2], clips
     cpu_per_frame = []
     try:
         cluster_pids = [p.pid for p in psutil.Process().children()]  # raylet, GCS, ... (workers below them)
-        header = (f"{'case':<22}{'engine':<7}{'total fps':>10}{'start-up s':>11}{'steady fps':>11}"
-                  f"{'CPU ms/frame':>13}")  # fmt: skip
-        print(header)
-        ratios: dict[str, list[tuple[float, float, float]]] = {}
+        print(f"{'case':<22}{'engine':<7}{'total fps':>10}{'start-up s':>11}{'steady fps':>11}"
+              f"{'CPU ms/frame':>13}{'marginal':>9}{'fixed CPU s':>12}")  # fmt: skip
+        rows: dict[str, dict[str, list[dict[str, float]]]] = {}
         for name, interval in (("every frame", 0.0), ("1 frame/s (10 s GOP)", 1.0)):
-            runs: dict[str, list[dict[str, float]]] = {"local": [], "ray": []}
+            runs = rows.setdefault(name, {"local": [], "ray": []})
             for i in range(args.repeat):
                 order = ("local", "ray") if i % 2 == 0 else ("ray", "local")
                 for engine in order:
-                    out = root / f"{engine}-{interval}-{i}"
-                    r = run_child(
-                        clips, out, engine, interval, args.analyzers, head.address, cluster_pids, args.verbose
-                    )
-                    runs[engine].append(r)
-                    print(f"{name:<22}{engine:<7}{r['fps']:>10.1f}{r['startup_s']:>11.2f}{r['steady_fps']:>11.1f}"
-                          f"{r['cpu_ms_per_frame']:>13.1f}", flush=True)  # fmt: skip
+                    r = {}
+                    for size, subset in (("s", small_set), ("l", large_set)):
+                        out = root / f"{engine}-{interval}-{i}-{size}"
+                        r[size] = run_child(subset, out, engine, interval, args.analyzers, head.address,
+                                            cluster_pids, args.verbose)  # fmt: skip
+                    row = {**r["l"], **_marginal(r["s"], r["l"])}
+                    runs[engine].append(row)
+                    print(f"{name:<22}{engine:<7}{row['fps']:>10.1f}{row['startup_s']:>11.2f}"
+                          f"{row['steady_fps']:>11.1f}{row['cpu_ms_per_frame']:>13.1f}"
+                          f"{row['marginal_cpu_ms']:>9.1f}{row['fixed_cpu_s']:>12.1f}",
+                          flush=True)  # fmt: skip
                 assert runs["local"][-1]["analyzed"] == runs["ray"][-1]["analyzed"]
-                ray_, local = runs["ray"][-1], runs["local"][-1]
-                ratios.setdefault(name, []).append(
-                    (
-                        ray_["fps"] / local["fps"],
-                        ray_["steady_fps"] / local["steady_fps"],
-                        ray_["cpu_ms_per_frame"] / local["cpu_ms_per_frame"],
-                    )
-                )
-            local_cpu = statistics.median(r["cpu_s"] / r["analyzed"] for r in runs["local"])
+            local_cpu = statistics.median(r["marginal_cpu_ms"] / 1000 for r in runs["local"])
             cpu_per_frame.append((name, local_cpu))
-        print("\nray / local, per pair (total fps, steady fps, CPU per frame: < 1 is cheaper):")
-        for name, pairs in ratios.items():
-            cells = "  ".join(f"{a:.2f} {b:.2f} {c:.2f}" for a, b, c in pairs)
-            med = [statistics.median(p[k] for p in pairs) for k in range(3)]
-            print(f"  {name:<22} {cells}   median {med[0]:.2f} {med[1]:.2f} {med[2]:.2f}")
+        print("\nray / local, median of the pairs (CPU: < 1 is cheaper; start-up, fixed CPU: ray - local):")
+        print(f"  {'case':<22}{'total fps':>10}{'steady fps':>11}{'CPU/frame':>10}{'marginal':>9}"
+              f"{'start-up s':>11}{'fixed CPU s':>12}")  # fmt: skip
+        for name, runs in rows.items():
+            pairs = list(zip(runs["ray"], runs["local"], strict=True))
+
+            def med(key: str, diff: bool = False, pairs: list[Any] = pairs) -> float:
+                return statistics.median(r[key] - loc[key] if diff else r[key] / loc[key] for r, loc in pairs)
+
+            print(f"  {name:<22}{med('fps'):>10.2f}{med('steady_fps'):>11.2f}{med('cpu_ms_per_frame'):>10.2f}"
+                  f"{med('marginal_cpu_ms'):>9.2f}{med('startup_s', True):>+11.2f}"
+                  f"{med('fixed_cpu_s', True):>+12.1f}")  # fmt: skip
     finally:
         head.shutdown()
     return cpu_per_frame
