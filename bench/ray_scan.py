@@ -49,6 +49,10 @@ import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # Ray on loopback only
+# ray.cluster_utils gives each node a 150 MiB object store (a test default), which frames of
+# 720p (2.7 MB each, up to 32 in flight per task) overflow into disk spilling; `ray start`
+# gives a node 30% of its memory.  2 GiB per node is closer to a real node.
+OBJECT_STORE = 2 * 1024**3
 
 
 def make_clips(folder: Path, seconds: int, count: int, gop: int) -> list[str]:
@@ -213,6 +217,7 @@ def overhead(clips: list[str], root: Path, args: argparse.Namespace) -> list[tup
             "node_ip_address": "127.0.0.1",
             "num_cpus": os.cpu_count(),
             "include_dashboard": False,
+            "object_store_memory": OBJECT_STORE,
         },
     )
     small_set, large_set = clips[: len(clips) // 2], clips
@@ -272,10 +277,16 @@ def cluster_scan(
 
     loop = {"node_ip_address": "127.0.0.1"}
     cluster = Cluster(
-        initialize_head=True, head_node_args={**loop, "num_cpus": 1, "include_dashboard": False}
+        initialize_head=True,
+        head_node_args={
+            **loop,
+            "num_cpus": 1,
+            "include_dashboard": False,
+            "object_store_memory": OBJECT_STORE,
+        },
     )
     for _ in range(nodes - 1):
-        cluster.add_node(**loop, num_cpus=1)
+        cluster.add_node(**loop, num_cpus=1, object_store_memory=OBJECT_STORE)
     cluster.wait_for_nodes()
     os.environ["PYTHONPATH"] = os.pathsep.join(sys.path)
     ray.init(address=cluster.address, log_to_driver=False)
