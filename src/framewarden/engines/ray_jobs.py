@@ -23,7 +23,7 @@ from typing import Any
 
 from framewarden.config import Settings
 from framewarden.engines.ray_cluster import connect
-from framewarden.engines.ray_inference import ActorPool, ActorsLostError, start_actors
+from framewarden.engines.ray_inference import ActorPool, ActorsLostError, default_actor_count, start_actors
 from framewarden.jobs.frames import JobCancelled, JobItem, job_items
 from framewarden.jobs.runner import JobRunner
 from framewarden.jobs.spec import JobSpec
@@ -155,7 +155,7 @@ class RayJobExecutor:
                 )
             ray = self._ray
             self._actors = self._alive(ray, self._actors)
-            wanted = self._count or max(1, len([n for n in ray.nodes() if n.get("Alive")]))
+            wanted = self._count or default_actor_count(ray)
             if len(self._actors) < wanted:
                 self._actors += start_actors(
                     ray,

@@ -43,7 +43,7 @@ class RayOptions:
     """How a scan uses the cluster (resources are Ray's logical CPU shares)."""
 
     address: str | None = None  # None: a private one-node cluster in this process
-    actors: int = 0  # inference actors; 0 = one per node
+    actors: int = 0  # inference actors; 0 = one per 2 CPUs of each node (at least one a node)
     actor_cpus: float = 0.5
     task_cpus: float = 0.5
     actor_concurrency: int = 32  # calls an actor serves at once (they batch together)
