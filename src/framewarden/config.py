@@ -256,6 +256,11 @@ class Settings(BaseSettings):
     ray_address: str = Field(
         "", description="Ray cluster to join (auto, host:port, ray://host:port); empty = a private one."
     )
+    jobs_engine: Literal["local", "ray"] = Field(
+        "local",
+        description="Where `serve` runs the frames of video jobs: in this process, or as Ray tasks "
+        "with a pool of inference actors (on the cluster at ray_address); the API still writes the results.",
+    )
     ray_max_restarts: int = Field(
         -1, ge=-1, description="Restarts of a channel actor after a lost node or crash (-1 = always)."
     )

@@ -20,6 +20,10 @@ class InputError(FramewardenError):
         self.source = source
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, str]]:
+        # Rebuilt from (source, reason), not from the message: it crosses processes (Ray tasks).
+        return (type(self), (self.source, self.reason))
+
 
 class EmptyInputError(InputError):
     kind = "empty"

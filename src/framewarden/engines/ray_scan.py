@@ -9,32 +9,33 @@ calls it, exactly as the local batcher does).
 
 Only the driver writes results: a task returns its video's body, and the driver saves it
 with the same :class:`~framewarden.jobs.state.ScanState` as the local engine, so the
-output folder, the report and ``--resume`` behave identically.  A task lost with its node
-is retried by Ray from the start of that video (its frames were never written), so no
-finished video is lost and none is written twice; a killed driver leaves exactly the
-finished videos behind, and ``--resume`` skips them.
+output folder, the report and ``--resume`` behave identically.  A task streams its progress
+to the driver (a Ray generator task) and ends with the body.  A task lost with its worker
+or node is submitted again by the driver, from the start of that video (its frames were
+never written), so no finished video is lost and none is written twice; a killed driver
+leaves exactly the finished videos behind, and ``--resume`` skips them.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
+import queue
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import Future
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from framewarden.config import Settings
 from framewarden.engines.ray_cluster import connect
+from framewarden.engines.ray_inference import ActorPool, InferenceActor, start_actors
 from framewarden.jobs.results import Counters, JobStatus, VideoResult
 from framewarden.jobs.scan import NullListener, ScanListener, Scanner, ScanOptions, ScanOutcome
 from framewarden.jobs.state import ScanState
-from framewarden.media.frame import Frame
-from framewarden.result import ModerationResult
 
 log = logging.getLogger(__name__)
+
+__all__ = ["InferenceActor", "RayOptions", "RayScanner", "scan_one"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,7 @@ class RayOptions:
     """How a scan uses the cluster (resources are Ray's logical CPU shares)."""
 
     address: str | None = None  # None: a private one-node cluster in this process
-    actors: int = 0  # inference actors; 0 = one per node
+    actors: int = 0  # inference actors; 0 = one per 2 CPUs of each node (at least one a node)
     actor_cpus: float = 0.5
     task_cpus: float = 0.5
     actor_concurrency: int = 32  # calls an actor serves at once (they batch together)
@@ -53,146 +54,27 @@ class RayOptions:
             raise ValueError("actors and actor CPUs must be >= 0 and task CPUs > 0")
 
 
-class InferenceActor:
-    """One moderator and one batcher in a Ray actor; calls from many tasks share batches."""
+class _StreamListener:
+    """A task-side listener that queues progress for the task's stream, a few updates a second."""
 
-    def __init__(
-        self,
-        analyzers: list[str] | None,
-        settings: Settings,
-        min_confidence: float,
-        max_batch: int,
-        max_wait_ms: float,
-    ) -> None:
-        from framewarden.moderator import Moderator
-        from framewarden.pipeline.batcher import InferenceBatcher
-
-        moderator = Moderator(analyzers, settings=settings, min_confidence=min_confidence)
-        self._batcher = InferenceBatcher(moderator, max_batch=max_batch, max_wait_ms=max_wait_ms).start()
-
-    def moderate_many(self, frames: Sequence[Frame]) -> list[ModerationResult]:
-        """Moderate frames of one task; concurrent calls from other tasks share batches."""
-        futures = [self._batcher.submit(frame) for frame in frames]
-        return [f.result() for f in futures]
-
-    def stats(self) -> dict[str, float]:
-        s = self._batcher.stats
-        return {"batches": s.batches, "frames": s.frames, "mean_batch": s.mean_batch}
-
-
-class ProgressRelay:
-    """A small actor that carries progress from tasks to the driver's progress bars."""
-
-    def __init__(self) -> None:
-        self._events: list[tuple[str, str, Any, Any]] = []
-
-    def put(self, kind: str, source: str, a: Any, b: Any = None) -> None:
-        self._events.append((kind, source, a, b))
-
-    def drain(self) -> list[tuple[str, str, Any, Any]]:
-        events, self._events = self._events, []
-        return events
-
-
-class _ActorPool:
-    """What ``Scanner.scan_video`` needs of a batcher (``submit``), over the actor pool.
-
-    Frames go to the actors in small batches (one remote call per ``max_batch`` frames or
-    per ``max_wait_ms``), since a remote call costs more than a frame's share of a batch.
-    An actor lost with its node fails the calls it held; those frames are sent again to
-    the next live actor, so a lost node costs time, never a frame.  (Actors are not
-    restarted in place: a restart waiting for CPU held by blocked tasks would deadlock.)
-    """
-
-    def __init__(self, actors: Sequence[Any], max_batch: int = 8, max_wait_ms: float = 5.0) -> None:
-        from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
-
-        self._actors = list(actors)
-        self._next = itertools.count()
-        self._lock = threading.Lock()
-        self._lost = (ActorDiedError, ActorUnavailableError, RayActorError)
-        self._max_batch = max(1, max_batch)
-        self._max_wait_s = max_wait_ms / 1000.0
-        self._buffer: list[tuple[Frame, Future[ModerationResult]]] = []
-        self._wake = threading.Event()
-        self._closed = False
-        self._flusher = threading.Thread(target=self._flush_loop, name="fw-ray-pool", daemon=True)
-        self._flusher.start()
-
-    def submit(self, frame: Frame) -> Future[ModerationResult]:
-        out: Future[ModerationResult] = Future()
-        with self._lock:
-            self._buffer.append((frame, out))
-            full = len(self._buffer) >= self._max_batch
-        if full:
-            self._flush()
-        else:
-            self._wake.set()
-        return out
-
-    def close(self) -> None:
-        self._closed = True
-        self._wake.set()
-        self._flush()
-
-    def _flush_loop(self) -> None:
-        while not self._closed:
-            self._wake.wait()
-            self._wake.clear()
-            time.sleep(self._max_wait_s)  # let a batch fill
-            self._flush()
-
-    def _flush(self) -> None:
-        with self._lock:
-            batch, self._buffer = self._buffer, []
-        if batch:
-            self._send(batch)
-
-    def _send(self, batch: list[tuple[Frame, Future[ModerationResult]]]) -> None:
-        with self._lock:
-            if not self._actors:
-                for _, out in batch:
-                    out.set_exception(RuntimeError("every inference actor of the scan was lost"))
-                return
-            actor = self._actors[next(self._next) % len(self._actors)]
-
-        def done(ref_future: Future[list[ModerationResult]]) -> None:
-            exc = ref_future.exception()
-            if exc is None:
-                for (_, out), result in zip(batch, ref_future.result(), strict=True):
-                    out.set_result(result)
-            elif isinstance(exc, self._lost):
-                with self._lock:
-                    if actor in self._actors:
-                        self._actors.remove(actor)
-                log.warning("inference actor lost; sending its frames to the others")
-                self._send(batch)
-            else:
-                for _, out in batch:
-                    out.set_exception(exc)
-
-        frames = [frame for frame, _ in batch]
-        actor.moderate_many.remote(frames).future().add_done_callback(done)
-
-
-class _RelayListener:
-    """A task-side listener that forwards to the relay, at most a few updates a second."""
-
-    def __init__(self, relay: Any) -> None:
-        self._relay = relay
+    def __init__(self, events: queue.Queue[Any]) -> None:
+        self._events = events
         self._last = 0.0
 
     def on_start(self, source: str, metadata: Any) -> None:
-        self._relay.put.remote("start", source, metadata)
+        self._events.put(("start", source, metadata, None))
 
     def on_progress(self, source: str, counters: Counters, pts_ms: float) -> None:
         now = time.monotonic()
         if now - self._last >= 0.25:
             self._last = now
-            self._relay.put.remote("progress", source, counters, pts_ms)
+            self._events.put(("progress", source, counters, pts_ms))
 
     def on_finish(self, source: str, body: dict[str, Any], resumed: bool) -> None:
         pass  # the driver reports a finish when it has saved the result
+
+
+_END = ("end", "", None, None)
 
 
 def scan_one(
@@ -204,27 +86,47 @@ def scan_one(
     min_confidence: float,
     out_dir: Any,
     actors: Sequence[Any],
-    relay: Any,
-) -> dict[str, Any]:
-    """The body of a video task: the local engine's ``scan_video`` against the actor pool."""
+) -> Iterator[tuple[str, str, Any, Any]]:
+    """The body of a video task: the local engine's ``scan_video`` against the actor pool.
+
+    A Ray generator task: it streams ``("start" | "progress", source, a, b)`` events to the
+    driver while it scans (no relay actor, no polling) and ends with ``("done", source,
+    body, None)``.
+    """
+    events: queue.Queue[Any] = queue.Queue()
     scanner = Scanner(
         moderator=None,  # type: ignore[arg-type]  # inference happens in the actors
         options=options,
         state=ScanState(out_dir),
         settings=settings,
-        listener=_RelayListener(relay),
+        listener=_StreamListener(events),
         model_versions=model_versions,
         min_confidence=min_confidence,
         intervals_ms=intervals_ms,
     )
-    pool = _ActorPool(actors, options.max_batch, max(options.max_wait_ms, 5.0))
-    try:
-        body = scanner.scan_video(source, pool).to_dict()  # type: ignore[arg-type]
-    finally:
-        pool.close()
-    if options.transcribe and body["JobStatus"] == JobStatus.SUCCEEDED.value:
-        scanner.transcribe(source, body)  # subtitles go beside the result: --out must be shared
-    return body
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        pool = ActorPool(actors, options.max_batch, max(options.max_wait_ms, 5.0))
+        try:
+            body = scanner.scan_video(source, pool).to_dict()  # type: ignore[arg-type]
+            if options.transcribe and body["JobStatus"] == JobStatus.SUCCEEDED.value:
+                scanner.transcribe(source, body)  # subtitles go beside the result: --out must be shared
+            outcome["body"] = body
+        except BaseException as exc:  # raised in the task below, as Ray reports a task's error
+            outcome["error"] = exc
+        finally:
+            pool.close()
+            events.put(_END)
+
+    thread = threading.Thread(target=work, name="fw-ray-scan", daemon=True)
+    thread.start()
+    while (event := events.get()) is not _END:
+        yield event
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    yield ("done", source, outcome["body"], None)
 
 
 @dataclass
@@ -242,7 +144,7 @@ class RayScanner:
     intervals_ms: dict[str, float] = field(default_factory=dict)  # see Scanner.intervals_ms
     actor_stats: list[dict[str, float]] = field(default_factory=list)
     stopped: bool = field(default=False, init=False)  # Ctrl-C: what was done is saved, the rest is not
-    _relay_ok: bool = field(default=True, init=False, repr=False)
+    ready_at: float | None = field(default=None, init=False)  # time.time() when every model was loaded
 
     def run(self, sources: Sequence[str]) -> list[ScanOutcome]:
         """Scan every source on the cluster; outcomes in the order of ``sources``."""
@@ -266,56 +168,85 @@ class RayScanner:
 
     def _start_actors(self, ray: Any) -> list[Any]:
         ro, opts = self.ray_options, self.options
-        count = ro.actors or max(1, len([n for n in ray.nodes() if n.get("Alive")]))
-        actor_cls = ray.remote(InferenceActor).options(
+        return start_actors(
+            ray,
+            ro.actors,
+            analyzers=self.analyzers,
+            settings=self.settings,
+            min_confidence=self.min_confidence,
+            max_batch=opts.max_batch,
+            max_wait_ms=opts.max_wait_ms,
             num_cpus=ro.actor_cpus,
             max_concurrency=ro.actor_concurrency,
-            max_restarts=0,  # see _ActorPool: the pool fails over instead
-            scheduling_strategy="SPREAD",
         )
-        args = (self.analyzers, self.settings, self.min_confidence, opts.max_batch, opts.max_wait_ms)
-        return [actor_cls.remote(*args) for _ in range(count)]
 
     def _run_tasks(self, ray: Any, todo: list[str], outcomes: dict[str, ScanOutcome]) -> None:
+        from ray import exceptions as rex
+
         ro = self.ray_options
         actors = self._start_actors(ray)
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+        loading = [actor.ready.remote() for actor in actors]
+        # Ray's own retries are off: a retried generator would stream its events again; a
+        # video whose worker or node was lost is submitted again here, up to task_retries.
+        task = ray.remote(scan_one).options(num_cpus=ro.task_cpus, max_retries=0)
+        lost_errors = (
+            rex.WorkerCrashedError,
+            rex.NodeDiedError,
+            rex.ObjectLostError,
+            rex.OwnerDiedError,
+            rex.LocalRayletDiedError,
+        )
 
-        # The relay lives beside the driver: it dies with the driver, not with a worker node.
-        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
-        relay = ray.remote(ProgressRelay).options(num_cpus=0, scheduling_strategy=here).remote()
-        self._relay_ok = True
-        task = ray.remote(scan_one).options(num_cpus=ro.task_cpus, max_retries=ro.task_retries)
-        pending = {
-            task.remote(
+        def submit(source: str) -> Any:
+            return task.remote(
                 self.intervals_ms,
-                s,
+                source,
                 self.options,
                 self.settings,
                 self.model_versions,
                 self.min_confidence,
                 self.state.out_dir,
                 actors,
-                relay,
-            ): s
-            for s in todo
-        }
+            )
+
+        streams = {submit(s): s for s in todo}
+        lost = dict.fromkeys(todo, 0)
         try:
-            while pending:
-                ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.25)
-                self._relay_progress(ray, relay)
-                for ref in ready:
-                    source = pending.pop(ref)
-                    body = self._body(ray, ref, source)
-                    path = self.state.save(source, body)
-                    self._relay_progress(ray, relay)
-                    self.listener.on_finish(source, body, False)
-                    outcomes[source] = ScanOutcome(source, body, path)
+            while streams:
+                ready, _ = ray.wait(list(streams), num_returns=1, timeout=0.25)
+                if loading and not ray.wait(loading, num_returns=len(loading), timeout=0)[1]:
+                    loading, self.ready_at = [], time.time()  # every model is loaded
+                for stream in ready:
+                    source = streams[stream]
+                    try:
+                        kind, _, a, b = ray.get(next(stream))
+                    except StopIteration:  # ended without a result: counted as a failure below
+                        kind, a, b = "error", RuntimeError("the task ended without a result"), None
+                    except lost_errors as exc:
+                        lost[source] += 1
+                        if lost[source] <= ro.task_retries:
+                            log.warning("%s: its Ray worker was lost (%s); scanning it again", source, exc)
+                            del streams[stream]
+                            streams[submit(source)] = source
+                            continue
+                        kind, a = "error", exc
+                    except Exception as exc:  # the task's own error (a bug): the video FAILED
+                        kind, a = "error", exc
+                    if kind == "start":
+                        self.listener.on_start(source, a)
+                    elif kind == "progress":
+                        self.listener.on_progress(source, a, b)
+                    else:
+                        del streams[stream]
+                        body = a if kind == "done" else self._failed(source, a)
+                        path = self.state.save(source, body)
+                        self.listener.on_finish(source, body, False)
+                        outcomes[source] = ScanOutcome(source, body, path)
             self.actor_stats = self._stats(ray, actors)
         finally:
-            for ref in pending:
-                ray.cancel(ref, force=True)
-            for actor in [*actors, relay]:
+            for stream in streams:
+                ray.cancel(stream, force=True)
+            for actor in actors:
                 ray.kill(actor)
 
     @staticmethod
@@ -329,37 +260,18 @@ class RayScanner:
                 log.debug("no stats from a lost actor", exc_info=True)
         return stats
 
-    def _relay_progress(self, ray: Any, relay: Any) -> None:
-        if not self._relay_ok:
-            return
-        try:
-            events = ray.get(relay.drain.remote(), timeout=30)
-        except Exception:  # progress is a courtesy: losing it must not stop the scan
-            log.warning("progress relay lost; the scan goes on without progress updates", exc_info=True)
-            self._relay_ok = False
-            return
-        for kind, source, a, b in events:
-            if kind == "start":
-                self.listener.on_start(source, a)
-            else:
-                self.listener.on_progress(source, a, b)
-
-    def _body(self, ray: Any, ref: Any, source: str) -> dict[str, Any]:
-        """The task's result, or a FAILED result naming the input when the task itself died."""
-        try:
-            body: dict[str, Any] = ray.get(ref)
-            return body
-        except Exception as exc:  # RayTaskError, WorkerCrashedError, ...: after Ray's retries
-            log.debug("ray task for %s failed", source, exc_info=True)
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
-            result = VideoResult(
-                source=source,
-                status=JobStatus.FAILED,
-                status_message=f"{source}: {first}",
-                error_kind=type(exc).__name__,
-                model_versions=dict(self.model_versions),
-                sample_interval_s=self.options.sample_interval_s,
-                min_confidence=self.min_confidence,
-                aggregate=self.options.aggregate,
-            )
-            return result.to_dict()
+    def _failed(self, source: str, exc: BaseException) -> dict[str, Any]:
+        """A FAILED result naming the input, for a task that died (after its retries) or raised."""
+        log.debug("ray task for %s failed", source, exc_info=exc)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+        result = VideoResult(
+            source=source,
+            status=JobStatus.FAILED,
+            status_message=f"{source}: {first}",
+            error_kind=type(exc).__name__,
+            model_versions=dict(self.model_versions),
+            sample_interval_s=self.options.sample_interval_s,
+            min_confidence=self.min_confidence,
+            aggregate=self.options.aggregate,
+        )
+        return result.to_dict()

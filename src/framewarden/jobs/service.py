@@ -32,7 +32,7 @@ from framewarden.config import Settings
 from framewarden.errors import InputError
 from framewarden.events import Event, EventBus
 from framewarden.jobs.manifest import parse_manifest
-from framewarden.jobs.runner import JobCancelled, JobRunner
+from framewarden.jobs.runner import JobCancelled, JobExecutor, JobRunner
 from framewarden.jobs.sns import completion_message
 from framewarden.jobs.spec import JobSpec
 from framewarden.pipeline.batcher import BackgroundLane, InferenceBatcher
@@ -93,6 +93,7 @@ class JobService:
     lane_slots: int = 2
     live_share: float = 1.0  # the jobs' share of inference while live channels run
     live_active: Callable[[], bool] = lambda: False
+    executor: JobExecutor | None = None  # None: settings.jobs_engine decides (local: this process)
     _queue: queue.Queue[str] = field(default_factory=queue.Queue, init=False)
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
     _running: dict[str, threading.Event] = field(default_factory=dict, init=False)
@@ -107,6 +108,10 @@ class JobService:
 
     # --- lifecycle -----------------------------------------------------------------
     def start(self) -> JobService:
+        if self.executor is None and self.settings.jobs_engine == "ray":
+            from framewarden.engines.ray_jobs import RayJobExecutor
+
+            self.executor = RayJobExecutor(self.settings)  # joins the cluster on the first job
         with self.db.begin() as session:
             unfinished = [(j.id, j.kind) for j in jobs_repo.list_unfinished_jobs(session)]
         for job_id, kind in unfinished:
@@ -130,6 +135,9 @@ class JobService:
             self._queue.put(_STOP)
         for thread in self._threads:
             thread.join(timeout)
+        close = getattr(self.executor, "close", None)
+        if close is not None:
+            close()
 
     # --- what the API asks for -------------------------------------------------------------
     def submit(self, spec: JobSpec, *, job_id: str | None = None) -> tuple[Job, bool]:
@@ -231,6 +239,7 @@ class JobService:
             max_side=self.max_side,
             cancelled=stop,
             on_progress=lambda p: self._publish(job_id, "running", p),
+            executor=self.executor,
         )
         status, error = "succeeded", None
         try:

@@ -1,0 +1,184 @@
+"""The server's video jobs on Ray (``jobs_engine = "ray"``).
+
+A job's video is decoded, sampled and deduplicated in a Ray task, its frames analyzed by
+the inference actor pool that batch scans use (:mod:`framewarden.engines.ray_inference`),
+and the task *streams* its chunks back (a Ray generator task).  The API process writes each
+chunk exactly as it writes a local job's (:class:`~framewarden.jobs.runner.JobRunner`), so
+it stays the only writer of the store: same rows, same progress and events, same status,
+notifications and SNS messages.
+
+A lost worker (its process killed, its node gone) fails the task's stream.  The executor
+starts the task again with the job's *stored* resume point, so the new task decodes the
+frames before it without analyzing them again and sends only what is missing: the same
+resume rule as a restarted server, hence no lost and no duplicated rows.  (Ray's own task
+retries are off: a retried generator would send every chunk again.)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from framewarden.config import Settings
+from framewarden.engines.ray_cluster import connect
+from framewarden.engines.ray_inference import ActorPool, ActorsLostError, default_actor_count, start_actors
+from framewarden.jobs.frames import JobCancelled, JobItem, job_items
+from framewarden.jobs.runner import JobRunner
+from framewarden.jobs.spec import JobSpec
+
+log = logging.getLogger(__name__)
+
+TASK_CPUS = 0.5
+ACTOR_CPUS = 0.5
+WAIT_S = 0.25  # how often a waiting job looks at its cancel flag
+
+
+def job_task(
+    inputs: dict[str, Any],
+    settings: Settings,
+    channel: str,
+    resume_after: float | None,
+    max_side: int,
+    actors: list[Any],
+) -> Iterator[JobItem]:
+    """The body of a job's Ray task: :func:`job_items` against the actor pool."""
+    pool = ActorPool(actors, 8, 5.0)
+    try:
+        yield from job_items(
+            JobSpec.model_validate(inputs),
+            settings,
+            channel=channel,
+            submit=pool.submit,
+            resume_after=resume_after,
+            max_side=max_side,
+        )
+    finally:
+        pool.close()
+
+
+class RayJobExecutor:
+    """Runs each job's frames as a Ray task; a :data:`~framewarden.jobs.runner.JobExecutor`.
+
+    Joins the cluster at ``ray_address`` (or starts a private one) and starts the inference
+    actors on the first job, then keeps them for the service's life; actors lost with their
+    node are replaced before the next task starts.
+    """
+
+    def __init__(self, settings: Settings, *, retries: int = 3, actors: int = 0) -> None:
+        self.settings = settings
+        self.retries = retries
+        self._count = actors
+        self._lock = threading.Lock()
+        self._ray: Any = None
+        self._actors: list[Any] = []
+        self._lost_errors: tuple[type[BaseException], ...] = ()
+
+    def __call__(self, runner: JobRunner) -> Iterator[JobItem]:
+        ray, actors = self._ensure()
+        task = ray.remote(job_task).options(num_cpus=TASK_CPUS, max_retries=0, name=f"fw-job:{runner.job_id}")
+        lost = 0
+        while True:
+            stream = task.remote(
+                runner.spec.to_inputs(),
+                self.settings,
+                runner.channel,
+                runner.resume_point(),  # what the store holds now, after a lost worker too
+                runner.max_side,
+                actors,
+            )
+            try:
+                yield from self._drain(ray, stream, runner.cancelled)
+                return
+            except self._lost_errors as exc:
+                lost += 1
+                if lost > self.retries:
+                    raise
+                log.warning(
+                    "job %s: its Ray worker was lost (%s); resuming from the last stored frame",
+                    runner.job_id,
+                    type(exc).__name__,
+                )
+                actors = self._ensure()[1]
+            finally:
+                ray.cancel(stream, force=True)  # nothing when it finished; else stop it now
+
+    def close(self) -> None:
+        """Stop the actors (the cluster, when joined, keeps running)."""
+        with self._lock:
+            for actor in self._actors:
+                try:
+                    self._ray.kill(actor)
+                except Exception:  # already gone with its node
+                    log.debug("could not kill an inference actor", exc_info=True)
+            self._actors = []
+
+    def _drain(self, ray: Any, stream: Any, cancelled: threading.Event) -> Iterator[JobItem]:
+        from ray.exceptions import RayTaskError
+
+        while True:
+            if cancelled.is_set():
+                raise JobCancelled("job cancelled")
+            ready, _ = ray.wait([stream], timeout=WAIT_S)
+            if not ready:
+                continue
+            try:
+                ref = next(stream)
+            except StopIteration:
+                return
+            try:
+                item: JobItem = ray.get(ref)
+            except RayTaskError as exc:  # the job's own error (bad media...): raise it as locally
+                cause = getattr(exc, "cause", None)
+                if isinstance(cause, ActorsLostError):
+                    raise cause from None  # retried with new actors
+                raise (cause if isinstance(cause, Exception) else exc) from None
+            yield item
+
+    def _ensure(self) -> tuple[Any, list[Any]]:
+        """The ``ray`` module and the live inference actors (started or replaced as needed)."""
+        with self._lock:
+            if self._ray is None:
+                self._ray = connect(self.settings.ray_address or None)
+                from ray import exceptions as rex
+
+                self._lost_errors = (
+                    ActorsLostError,
+                    rex.WorkerCrashedError,
+                    rex.NodeDiedError,
+                    rex.ObjectLostError,
+                    rex.OwnerDiedError,
+                    rex.LocalRayletDiedError,
+                    rex.ActorDiedError,
+                    rex.RayActorError,
+                )
+            ray = self._ray
+            self._actors = self._alive(ray, self._actors)
+            wanted = self._count or default_actor_count(ray)
+            if len(self._actors) < wanted:
+                self._actors += start_actors(
+                    ray,
+                    wanted - len(self._actors),
+                    analyzers=None,  # the server's analyzers, as its own moderator
+                    settings=self.settings,
+                    min_confidence=self.settings.min_confidence,
+                    max_batch=8,
+                    max_wait_ms=2.0,
+                    num_cpus=ACTOR_CPUS,
+                )
+            return ray, list(self._actors)
+
+    @staticmethod
+    def _alive(ray: Any, actors: list[Any]) -> list[Any]:
+        if not actors:
+            return []
+        checks = {actor.ready.remote(): actor for actor in actors}
+        alive = []
+        for ref, actor in checks.items():
+            try:
+                ray.get(ref, timeout=60)  # a new actor may still be loading its models
+                alive.append(actor)
+            except Exception:  # lost with its node, or crashed
+                log.warning("an inference actor of the jobs was lost; replacing it")
+        return alive
