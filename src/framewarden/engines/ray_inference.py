@@ -53,8 +53,11 @@ class InferenceActor:
             os.environ["FRAMEWARDEN_INFERENCE_THREADS"] = str(threads)
             get_settings.cache_clear()
             settings = settings.model_copy(update={"inference_threads": threads})
+        from framewarden.pipeline.context import preferred_max_side
+
         moderator = Moderator(analyzers, settings=settings, min_confidence=min_confidence)
         self._versions = dict(moderator.model_versions)
+        self._max_side = preferred_max_side(moderator.analyzers)
         self._batcher = InferenceBatcher(moderator, max_batch=max_batch, max_wait_ms=max_wait_ms).start()
 
     def ready(self) -> dict[str, str]:
@@ -65,6 +68,18 @@ class InferenceActor:
         """Moderate frames of one task; concurrent calls from other tasks share batches."""
         futures = [self._batcher.submit(frame) for frame in frames]
         return [f.result() for f in futures]
+
+    def moderate(self, frame: Frame) -> ModerationResult:
+        """Moderate one frame (a live channel's: it samples about one a second, so it sends
+        frames one by one and they batch with other channels' here)."""
+        return self._batcher.submit(frame).result()
+
+    def max_side(self) -> int:
+        """The frame size the analyzers want, so callers scale frames down before sending."""
+        return self._max_side
+
+    def pid(self) -> int:
+        return os.getpid()
 
     def stats(self) -> dict[str, float]:
         s = self._batcher.stats

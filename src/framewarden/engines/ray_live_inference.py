@@ -2,14 +2,14 @@
 
 By default each channel actor loads its own :class:`~framewarden.moderator.Moderator` (one
 ONNX Runtime session per model per channel).  With the setting on, the API starts one
-:class:`LiveInferenceActor` per node that holds channels, pinned to that node, and the
-channel actors there send their sampled frames to it instead: the models sit in memory once
-per node and frames of different channels share batches, as in one process.
+:class:`~framewarden.engines.ray_inference.InferenceActor` per node that holds channels, pinned
+to that node, and the channel actors there send their sampled frames to it instead: the models
+sit in memory once per node and frames of different channels share batches, as in one process.
 
-The shape follows the scan engine's inference actors (``engines/ray_scan.py``): a moderator
-behind the local :class:`~framewarden.pipeline.batcher.InferenceBatcher`; this module keeps its
-own small copy because live channels send one frame per call (a channel samples about one frame
-a second, so there is nothing to batch on the caller's side) and look their actor up by node.
+The actor is the scan engine's :class:`~framewarden.engines.ray_inference.InferenceActor` (a
+moderator behind the local :class:`~framewarden.pipeline.batcher.InferenceBatcher`); live
+channels call its one-frame ``moderate`` (a channel samples about one frame a second, so there
+is nothing to batch on the caller's side) and look their actor up by node.
 
 The inference actor is named after its node and the analyzer settings, so a channel actor that
 Ray restarts on another node finds that node's actor; where there is none (a node that never held
@@ -21,7 +21,6 @@ inference (``engines/capacity.py``).
 from __future__ import annotations
 
 import hashlib
-import os
 from concurrent.futures import Future
 from typing import Any
 
@@ -30,32 +29,6 @@ from framewarden.media.frame import Frame
 from framewarden.result import ModerationResult
 
 _CONCURRENCY = 64  # calls served at once: every channel of the node waits in the same batches
-
-
-class LiveInferenceActor:
-    """A node's models behind one batcher (the class Ray wraps as an actor)."""
-
-    def __init__(self, settings: Settings) -> None:
-        from framewarden.moderator import Moderator
-        from framewarden.pipeline.batcher import InferenceBatcher
-        from framewarden.pipeline.context import preferred_max_side
-
-        moderator = Moderator(settings=settings)
-        self._max_side = preferred_max_side(moderator.analyzers)
-        self._batcher = InferenceBatcher(moderator, max_batch=8, max_wait_ms=2.0).start()
-
-    def moderate(self, frame: Frame) -> ModerationResult:
-        return self._batcher.submit(frame).result()
-
-    def max_side(self) -> int:
-        return self._max_side
-
-    def pid(self) -> int:
-        return os.getpid()
-
-    def stats(self) -> dict[str, float]:
-        s = self._batcher.stats
-        return {"batches": s.batches, "frames": s.frames, "mean_batch": s.mean_batch}
 
 
 def inference_name(node_id: str, settings: Settings) -> str:
@@ -70,8 +43,10 @@ def ensure_inference(ray: Any, node_id: str, settings: Settings) -> Any:
     """The node's inference actor, started (pinned to the node) if it is not running yet."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+    from framewarden.engines.ray_inference import InferenceActor
+
     return (
-        ray.remote(LiveInferenceActor)
+        ray.remote(InferenceActor)
         .options(
             name=inference_name(node_id, settings),
             get_if_exists=True,
@@ -81,7 +56,7 @@ def ensure_inference(ray: Any, node_id: str, settings: Settings) -> Any:
             max_concurrency=_CONCURRENCY,
             scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
         )
-        .remote(settings)
+        .remote(None, settings, settings.min_confidence, max_batch=8, max_wait_ms=2.0)
     )
 
 
