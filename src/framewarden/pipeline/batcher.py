@@ -1,11 +1,14 @@
-"""Micro-batching of frames from many callers into one inference thread.
+"""Micro-batching of frames from many callers into a few inference threads.
 
-The models run faster on a batch than on frames one at a time, and the
-analyzers must be called from one thread at a time.  Every video of a scan
-and every live channel submits its frames here; one inference thread takes
-what is waiting (up to ``max_batch``, waiting at most ``max_wait_ms`` for a
-batch to fill once the first frame is in) and calls
-``moderator.moderate_frames`` once for all of them.  Callers get a
+Some models run faster on a batch than on frames one at a time.  Every video
+of a scan and every live channel submits its frames here; an inference thread
+(a *lane*) takes what is waiting (up to ``max_batch``, waiting at most
+``max_wait_ms`` for a batch to fill once the first frame is in) and calls
+``moderator.moderate_frames`` once for all of them.  By default there is one
+lane, so analyzers are called from one thread at a time; ``lanes=N`` runs N
+threads on the one queue (``framewarden serve`` uses 2 for live channels: one
+lane saturated first, docs/live.md), which needs analyzers that may run
+concurrently (ONNX Runtime sessions may; OCR and the hash list lock).  Callers get a
 :class:`~concurrent.futures.Future` per frame, so decoding (in the caller's
 thread) and inference (here) overlap.
 
@@ -178,10 +181,10 @@ class InferenceBatcher:
         return self._pending
 
     def retry_after_s(self) -> float:
-        """A guess of how long the frames ahead of a new one take: full batches x recent batch time."""
+        """A guess of how long the frames ahead of a new one take: full batches per lane x batch time."""
         recent = list(self.stats.latency_ms)[-16:]
         per_batch_s = (sum(recent) / len(recent) / 1000.0) if recent else 0.1
-        return max(1.0, (self._pending / self.max_batch + 1) * per_batch_s)
+        return max(1.0, (self._pending / (self.max_batch * self.lanes) + 1) * per_batch_s)
 
     def submit(
         self, frame: Frame, *, block: bool = True, timeout: float | None = None
