@@ -17,7 +17,8 @@ compares inference set-ups side by side (each channel count runs once per
 mode, one after the other): ``serve`` (what ``framewarden serve`` builds from
 the settings ``live_inference_lanes`` / ``live_inference_max_batch``),
 ``one-lane`` (one inference thread, batches of 8: ``serve`` before issue 14),
-or ``LxB`` (L lanes, batches of at most B).  ``p99/m1`` is the row's p99 over
+or ``LxB`` (L lanes, batches of at most B; ``LxBtT``: and T ONNX Runtime
+threads per session, the analyzers rebuilt for it).  ``p99/m1`` is the row's p99 over
 the first mode's at the same channel count; ``cpu ms/fr`` is framewarden's CPU
 per analyzed frame, which depends little on what else runs on the machine.
 The default analyzer (``test_slow`` with no delay: finds nothing) measures the
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import sys
 import tempfile
@@ -43,8 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.e2e.harnes
 
 from tests.e2e.harness import ClipSpec, NginxRtmp, Publisher, SlowConfig, encode_clip, wait_until
 
-from framewarden.analyzers.base import AnalyzerConfig, config_for
-from framewarden.config import Settings
+from framewarden.analyzers.base import AnalyzerConfig, SharedAnalyzers, config_for
+from framewarden.config import Settings, get_settings
 from framewarden.moderator import Moderator
 from framewarden.pipeline.batcher import InferenceBatcher
 from framewarden.pipeline.channels import ChannelManager
@@ -54,19 +56,24 @@ from framewarden.pipeline.worker import ChannelState, percentile
 from framewarden.rules.models import Rule
 
 _TICKS = os.sysconf("SC_CLK_TCK")
+_ENV_THREADS = os.environ.get("FRAMEWARDEN_INFERENCE_THREADS")  # what the user set, for modes without tT
 
 
 @dataclass(frozen=True)
 class Mode:
-    """How the shared inference batcher runs: threads (lanes) and largest micro-batch."""
+    """How the shared inference batcher runs: threads (lanes), largest micro-batch, ONNX threads."""
 
     name: str
     lanes: int
     max_batch: int
+    onnx_threads: int | None = None  # None: the settings' inference_threads
+
+
+_MODE = re.compile(r"(\d+)x(\d+)(?:t(\d+))?")
 
 
 def parse_modes(text: str) -> list[Mode]:
-    """``serve``, ``one-lane`` or ``LxB`` (e.g. ``2x4``), comma-separated."""
+    """``serve``, ``one-lane`` or ``LxB[tT]`` (e.g. ``2x4``, ``2x4t1``), comma-separated."""
     modes = []
     for item in (x.strip() for x in text.split(",") if x.strip()):
         if item == "serve":
@@ -75,13 +82,27 @@ def parse_modes(text: str) -> list[Mode]:
         elif item == "one-lane":
             modes.append(Mode(item, 1, 8))
         else:
-            lanes, _, batch = item.partition("x")
-            if not (lanes.isdigit() and batch.isdigit() and int(lanes) >= 1 and int(batch) >= 1):
-                raise SystemExit(f"--mode: {item!r} is not serve, one-lane or LxB (e.g. 2x4)")
-            modes.append(Mode(item, int(lanes), int(batch)))
+            match = _MODE.fullmatch(item)
+            if not match or int(match[1]) < 1 or int(match[2]) < 1:
+                raise SystemExit(f"--mode: {item!r} is not serve, one-lane or LxB[tT] (e.g. 2x4, 2x4t1)")
+            threads = int(match[3]) if match[3] is not None else None
+            modes.append(Mode(item, int(match[1]), int(match[2]), threads))
     if not modes:
         raise SystemExit("--mode: name at least one mode")
     return modes
+
+
+def use_onnx_threads(threads: int | None, default: str | None) -> None:
+    """Rebuild the analyzers with ``threads`` ONNX Runtime threads per session (they read the settings)."""
+    wanted = default if threads is None else str(threads)
+    if os.environ.get("FRAMEWARDEN_INFERENCE_THREADS") == wanted:
+        return
+    if wanted is None:
+        os.environ.pop("FRAMEWARDEN_INFERENCE_THREADS", None)
+    else:
+        os.environ["FRAMEWARDEN_INFERENCE_THREADS"] = wanted
+    get_settings.cache_clear()
+    SharedAnalyzers.close_all()
 
 
 @dataclass
@@ -134,6 +155,7 @@ def run_one(
     )
     sink = MemoryResultSink(per_channel=100_000)
     mode = mode or Mode("one-lane", 1, 8)
+    use_onnx_threads(mode.onnx_threads, _ENV_THREADS)
     batcher = InferenceBatcher(
         Moderator(analyzers), max_batch=mode.max_batch, max_wait_ms=2.0, lanes=mode.lanes
     ).start()
@@ -209,7 +231,8 @@ def main() -> None:
     parser.add_argument(
         "--mode",
         default="serve",
-        help="Inference set-ups side by side: serve, one-lane, LxB (lanes x batch), comma-separated.",
+        help="Inference set-ups side by side: serve, one-lane, LxB[tT] (lanes x batch, ONNX threads), "
+        "comma-separated.",
     )
     parser.add_argument(
         "--stagger",
