@@ -246,6 +246,21 @@ class Settings(BaseSettings):
         description="Targets told of every upload status change (empty = notify_default).",
     )
     live_transcribe: bool = Field(False, description="Transcribe the audio of live channels.")
+    live_inference_lanes: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Inference threads of `serve`'s shared batcher, each taking its own micro-batch "
+        "(docs/live.md, 'Measured'): 2 holds more live channels than 1 on 2 cores. Above 1, analyzers "
+        "run concurrently (ONNX Runtime sessions allow it; OCR and the hash list serialize themselves).",
+    )
+    live_inference_max_batch: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="Largest micro-batch of `serve`'s batcher: every frame of a batch waits for the "
+        "whole batch, and on CPU a bigger batch saves almost nothing per frame.",
+    )
     live_audio_max_lag_s: float = Field(
         10.0, gt=0, description="Audio further behind live than this is dropped (and counted)."
     )

@@ -368,6 +368,24 @@ def test_stop_drains_waiting_frames(make_context: Any) -> None:
     assert [r.seq for r in sink.for_channel("cam")] == [0, 1, 2]  # the queued frames were still judged
 
 
+def test_stop_judges_only_the_frames_waiting_when_it_came(make_context: Any) -> None:
+    """Inference slower than the stream (a busy machine): the drain must not chase new frames forever."""
+    source = ScriptedSource(distinct_images(400), pace=0.02)  # 50 frames/s for 8 s
+    ctx = make_context(SlowConfig(delay_s=0.15), opener=Opener(source))
+    worker = ChannelWorker(cam_spec(make_rule(similarity={"enabled": False}), queue_size=2), ctx)
+    stop = threading.Event()
+    result: list[Any] = []
+    thread = threading.Thread(target=lambda: result.append(run(worker, stop)))
+    thread.start()
+    assert wait_until(lambda: worker.stats.to_dict()["analyzed"] >= 2, 5.0)
+    analyzed_at_stop = worker.stats.to_dict()["analyzed"]
+    stop.set()
+    thread.join(3.0)  # the frame in inference + at most queue_size waiting: about 0.5 s
+    assert not thread.is_alive(), "stop kept judging the frames that arrived after it"
+    assert result[0].end is SessionEnd.STOP_REQUESTED
+    assert worker.stats.to_dict()["analyzed"] <= analyzed_at_stop + 3
+
+
 def test_rule_update_clears_state_and_reopens_on_new_interval(make_context: Any) -> None:
     ctx = make_context(FlagAllConfig(), opener=Opener(ScriptedSource(distinct_images(2))))
     rule = make_rule(auto_stop_window={"k": 3, "n": 3})

@@ -97,7 +97,11 @@ class Runtime:
     def start_analyzers(self) -> None:
         self.moderator = Moderator(settings=self.settings)
         self.batcher = InferenceBatcher(
-            self.moderator, max_batch=8, max_wait_ms=2.0, max_queue=self.settings.inference_queue_size
+            self.moderator,
+            max_batch=self.settings.live_inference_max_batch,
+            max_wait_ms=2.0,
+            max_queue=self.settings.inference_queue_size,
+            lanes=self.settings.live_inference_lanes,
         )
         self.batcher.start()
         self.image_rate_limiter = RateLimiter(self.settings.image_rate_limit_per_minute)

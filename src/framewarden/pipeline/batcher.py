@@ -1,11 +1,14 @@
-"""Micro-batching of frames from many callers into one inference thread.
+"""Micro-batching of frames from many callers into a few inference threads.
 
-The models run faster on a batch than on frames one at a time, and the
-analyzers must be called from one thread at a time.  Every video of a scan
-and every live channel submits its frames here; one inference thread takes
-what is waiting (up to ``max_batch``, waiting at most ``max_wait_ms`` for a
-batch to fill once the first frame is in) and calls
-``moderator.moderate_frames`` once for all of them.  Callers get a
+Some models run faster on a batch than on frames one at a time.  Every video
+of a scan and every live channel submits its frames here; an inference thread
+(a *lane*) takes what is waiting (up to ``max_batch``, waiting at most
+``max_wait_ms`` for a batch to fill once the first frame is in) and calls
+``moderator.moderate_frames`` once for all of them.  By default there is one
+lane, so analyzers are called from one thread at a time; ``lanes=N`` runs N
+threads on the one queue (``framewarden serve`` uses 2 for live channels: one
+lane saturated first, docs/live.md), which needs analyzers that may run
+concurrently (ONNX Runtime sessions may; OCR and the hash list lock).  Callers get a
 :class:`~concurrent.futures.Future` per frame, so decoding (in the caller's
 thread) and inference (here) overlap.
 
@@ -103,6 +106,7 @@ class InferenceBatcher:
         max_batch: int = 8,
         max_wait_ms: float = 2.0,
         max_queue: int = 256,
+        lanes: int = 1,
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
@@ -110,13 +114,20 @@ class InferenceBatcher:
             raise ValueError(f"max_queue must be >= 1, got {max_queue}")
         if max_wait_ms < 0:
             raise ValueError(f"max_wait_ms must be >= 0, got {max_wait_ms}")
+        if lanes < 1:
+            raise ValueError(f"lanes must be >= 1, got {lanes}")
         self.moderator = moderator
         self.max_batch = max_batch
         self.max_wait_ms = max_wait_ms
         self.max_queue = max_queue
+        # Inference threads taking batches from the one queue. More than one needs analyzers
+        # that may run concurrently (the ONNX ones may: a session's run() is thread-safe).
+        self.lanes = lanes
         self.stats = BatcherStats()
         self._queue: queue.SimpleQueue[_Item | object] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._thread: threading.Thread | None = None  # the first lane (kept for callers that look)
+        self._threads: list[threading.Thread] = []
+        self._stats_lock = threading.Lock()
         self._closed = False
         self._lock = threading.Lock()
         # Frames submitted whose future is not done yet (queued or in inference).
@@ -128,9 +139,13 @@ class InferenceBatcher:
         with self._lock:
             if self._closed:
                 raise BatcherClosedError("batcher is closed")
-            if self._thread is None:
-                self._thread = threading.Thread(target=self.run, name="fw-inference", daemon=True)
-                self._thread.start()
+            if not self._threads:
+                for lane in range(self.lanes):
+                    name = "fw-inference" if lane == 0 else f"fw-inference-{lane}"
+                    thread = threading.Thread(target=self.run, name=name, daemon=True)
+                    self._threads.append(thread)
+                    thread.start()
+                self._thread = self._threads[0]
         return self
 
     def close(self, timeout: float | None = None) -> None:
@@ -142,11 +157,13 @@ class InferenceBatcher:
             if self._closed:
                 return
             self._closed = True
-            thread = self._thread
+            threads = list(self._threads)
             self._room.notify_all()
-        self._queue.put(_STOP)
-        if thread is not None:
-            thread.join(timeout)
+        for _ in range(max(1, len(threads))):
+            self._queue.put(_STOP)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
             if thread.is_alive():
                 log.warning("inference thread still busy after %.1f s", timeout or 0.0)
         self._cancel_pending()
@@ -164,10 +181,10 @@ class InferenceBatcher:
         return self._pending
 
     def retry_after_s(self) -> float:
-        """A guess of how long the frames ahead of a new one take: full batches x recent batch time."""
+        """A guess of how long the frames ahead of a new one take: full batches per lane x batch time."""
         recent = list(self.stats.latency_ms)[-16:]
         per_batch_s = (sum(recent) / len(recent) / 1000.0) if recent else 0.1
-        return max(1.0, (self._pending / self.max_batch + 1) * per_batch_s)
+        return max(1.0, (self._pending / (self.max_batch * self.lanes) + 1) * per_batch_s)
 
     def submit(
         self, frame: Frame, *, block: bool = True, timeout: float | None = None
@@ -243,27 +260,35 @@ class InferenceBatcher:
                 raise RuntimeError(f"moderator returned {len(results)} results for {len(frames)} frames")
         except Exception as exc:  # one bad batch must not stop the thread
             log.exception("inference failed on a batch of %d frames", len(frames))
-            self.stats.failed_batches += 1
+            with self._stats_lock:
+                self.stats.failed_batches += 1
             for _, fut in live:
                 fut.set_exception(exc)
             return
         elapsed_ms = (time.perf_counter() - t0) * 1000.0
-        self.stats.batches += 1
-        self.stats.frames += len(frames)
-        self.stats.latency_ms.append(elapsed_ms)
-        self.stats.batch_sizes.append(len(frames))
+        with self._stats_lock:
+            self.stats.batches += 1
+            self.stats.frames += len(frames)
+            self.stats.latency_ms.append(elapsed_ms)
+            self.stats.batch_sizes.append(len(frames))
         for (_, fut), result in zip(live, results, strict=True):
             fut.set_result(result)
 
     def _drain(self) -> list[_Item]:
         items: list[_Item] = []
+        stops = 0
         while True:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
-                return items
-            if item is not _STOP:
+                break
+            if item is _STOP:
+                stops += 1
+            else:
                 items.append(item)  # type: ignore[arg-type]
+        for _ in range(stops):  # the other lanes' stop signals: put back for them
+            self._queue.put(_STOP)
+        return items
 
     def _cancel_pending(self) -> None:
         for item in self._drain():

@@ -404,8 +404,13 @@ class ChannelWorker:
                 return outcome
 
     def _drain(self, queue: LatestQueue) -> None:
-        """Graceful stop: frames already waiting are still judged (at most ``queue_size``)."""
-        while True:
+        """Graceful stop: frames already waiting are still judged (at most ``queue_size``).
+
+        Only those: the decoder keeps adding frames until the session ends, and when
+        inference takes longer than a sample interval (a busy machine) a drain that
+        waited for an empty queue would never end.
+        """
+        for _ in range(len(queue)):
             try:
                 item = queue.get(0)
             except QueueClosed:
