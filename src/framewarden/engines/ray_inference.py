@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import math
 import os
 import threading
 import time
@@ -20,6 +19,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from framewarden.config import Settings
+from framewarden.errors import FramewardenError
 from framewarden.media.frame import Frame
 from framewarden.result import ModerationResult
 
@@ -41,10 +41,12 @@ class InferenceActor:
         max_batch: int,
         max_wait_ms: float,
         threads: int = 0,
+        lanes: int = 1,
     ) -> None:
         from framewarden.config import get_settings
         from framewarden.moderator import Moderator
         from framewarden.pipeline.batcher import InferenceBatcher
+        from framewarden.pipeline.context import preferred_max_side
 
         if threads and not settings.inference_threads:
             # ONNX Runtime's default (a thread per core) oversubscribes a node whose other cores
@@ -53,12 +55,15 @@ class InferenceActor:
             os.environ["FRAMEWARDEN_INFERENCE_THREADS"] = str(threads)
             get_settings.cache_clear()
             settings = settings.model_copy(update={"inference_threads": threads})
-        from framewarden.pipeline.context import preferred_max_side
-
         moderator = Moderator(analyzers, settings=settings, min_confidence=min_confidence)
         self._versions = dict(moderator.model_versions)
         self._max_side = preferred_max_side(moderator.analyzers)
-        self._batcher = InferenceBatcher(moderator, max_batch=max_batch, max_wait_ms=max_wait_ms).start()
+        # Lanes (inference threads on one queue, pipeline/batcher.py) let the actor use the
+        # cores it covers when the decoders leave them idle, without ONNX Runtime's
+        # intra-op threads oversubscribing them when they do not.
+        self._batcher = InferenceBatcher(
+            moderator, max_batch=max_batch, max_wait_ms=max_wait_ms, lanes=lanes
+        ).start()
 
     def ready(self) -> dict[str, str]:
         """Returns once the models are loaded: their versions."""
@@ -86,6 +91,13 @@ class InferenceActor:
         return {"batches": s.batches, "frames": s.frames, "mean_batch": s.mean_batch}
 
 
+ROOM_TIMEOUT_S = 60.0  # how long to wait for the cluster to have room for the actors
+
+
+class NoRoomForActorsError(FramewardenError):
+    """The cluster has no room for the inference actors (every CPU is held by other work)."""
+
+
 def start_actors(
     ray: Any,
     count: int,
@@ -97,18 +109,85 @@ def start_actors(
     max_wait_ms: float,
     num_cpus: float,
     max_concurrency: int = 32,
+    room_timeout_s: float = ROOM_TIMEOUT_S,
 ) -> list[Any]:
-    """Start ``count`` inference actors, spread over the nodes, each with ONNX Runtime threads
-    sized to its reservation.  0: one per 2 CPUs of each live node (at least one a node)."""
+    """Start ``count`` inference actors, spread over the nodes (0: one per 2 CPUs of each live
+    node, at least one a node).  Each runs one inference lane per CPU it covers (the node's
+    CPUs over its actors), with one ONNX Runtime thread per lane.
+
+    Their CPU is reserved first, in a placement group, and the actors are created in it: an
+    actor created alongside the tasks that call it could otherwise find every CPU taken by
+    those tasks, which would then wait on it for ever.  Raises :class:`NoRoomForActorsError`
+    when the reservation cannot be had within ``room_timeout_s``.
+    """
+    from ray.util.placement_group import placement_group, remove_placement_group
+    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
     count = count or default_actor_count(ray)
-    actor_cls = ray.remote(InferenceActor).options(
-        num_cpus=num_cpus,
-        max_concurrency=max_concurrency,
-        max_restarts=0,  # see ActorPool: the pool fails over instead
-        scheduling_strategy="SPREAD",
-    )
-    args = (analyzers, settings, min_confidence, max_batch, max_wait_ms, max(1, math.ceil(num_cpus)))
-    return [actor_cls.remote(*args) for _ in range(count)]
+    lanes = max(1, min(8, round(cluster_cpus(ray) / count)))
+    group = None
+    if num_cpus > 0:
+        group = placement_group([{"CPU": num_cpus}] * count, strategy="SPREAD")
+        ready, _ = ray.wait([group.ready()], timeout=room_timeout_s)
+        if not ready:
+            remove_placement_group(group)
+            raise NoRoomForActorsError(
+                f"the cluster has no room for {count} inference actor(s) of {num_cpus:g} CPU "
+                f"within {room_timeout_s:g} s ({cluster_cpus(ray):g} CPUs in all, held by other "
+                "work): add a node, or lower the actors' CPU share"
+            )
+    actors = []
+    for index in range(count):
+        strategy: Any = "SPREAD"
+        if group is not None:
+            strategy = PlacementGroupSchedulingStrategy(group, placement_group_bundle_index=index)
+        actor = (
+            ray.remote(InferenceActor)
+            .options(
+                num_cpus=num_cpus,
+                max_concurrency=max_concurrency,
+                max_restarts=0,  # see ActorPool: the pool fails over instead
+                scheduling_strategy=strategy,
+            )
+            .remote(analyzers, settings, min_confidence, max_batch, max_wait_ms, 1, lanes)
+        )
+        actors.append(actor)
+    if group is not None:
+        with _GROUPS_LOCK:
+            for actor in actors:
+                _GROUPS[actor._actor_id.hex()] = group
+    return actors
+
+
+# Placement group of each live actor started here, so that releasing the last actor of a
+# group frees its reservation (a lost node's bundle is otherwise placed again elsewhere).
+_GROUPS: dict[str, Any] = {}
+_GROUPS_LOCK = threading.Lock()
+
+
+def release_actors(ray: Any, actors: Sequence[Any]) -> None:
+    """Kill ``actors`` (lost ones too) and remove the reservations no live actor uses."""
+    from ray.util.placement_group import remove_placement_group
+
+    for actor in actors:
+        try:
+            ray.kill(actor)
+        except Exception:  # already gone with its node
+            log.debug("could not kill an inference actor", exc_info=True)
+    with _GROUPS_LOCK:
+        groups = {_GROUPS.pop(a._actor_id.hex(), None) for a in actors}
+        still_used = {id(g) for g in _GROUPS.values()}
+    for group in groups:
+        if group is not None and id(group) not in still_used:
+            try:
+                remove_placement_group(group)
+            except Exception:  # the cluster is gone already
+                log.debug("could not remove a placement group", exc_info=True)
+
+
+def cluster_cpus(ray: Any) -> float:
+    """The CPUs of the live nodes."""
+    return float(sum(n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")))
 
 
 def default_actor_count(ray: Any) -> int:

@@ -23,7 +23,13 @@ from typing import Any
 
 from framewarden.config import Settings
 from framewarden.engines.ray_cluster import connect
-from framewarden.engines.ray_inference import ActorPool, ActorsLostError, default_actor_count, start_actors
+from framewarden.engines.ray_inference import (
+    ActorPool,
+    ActorsLostError,
+    default_actor_count,
+    release_actors,
+    start_actors,
+)
 from framewarden.jobs.frames import JobCancelled, JobItem, job_items
 from framewarden.jobs.runner import JobRunner
 from framewarden.jobs.spec import JobSpec
@@ -107,11 +113,8 @@ class RayJobExecutor:
     def close(self) -> None:
         """Stop the actors (the cluster, when joined, keeps running)."""
         with self._lock:
-            for actor in self._actors:
-                try:
-                    self._ray.kill(actor)
-                except Exception:  # already gone with its node
-                    log.debug("could not kill an inference actor", exc_info=True)
+            if self._actors:
+                release_actors(self._ray, self._actors)
             self._actors = []
 
     def _drain(self, ray: Any, stream: Any, cancelled: threading.Event) -> Iterator[JobItem]:
@@ -174,11 +177,14 @@ class RayJobExecutor:
         if not actors:
             return []
         checks = {actor.ready.remote(): actor for actor in actors}
-        alive = []
+        alive, lost = [], []
         for ref, actor in checks.items():
             try:
                 ray.get(ref, timeout=60)  # a new actor may still be loading its models
                 alive.append(actor)
             except Exception:  # lost with its node, or crashed
                 log.warning("an inference actor of the jobs was lost; replacing it")
+                lost.append(actor)
+        if lost:
+            release_actors(ray, lost)  # and its CPU reservation, placed again elsewhere
         return alive

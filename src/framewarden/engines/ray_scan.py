@@ -28,7 +28,7 @@ from typing import Any
 
 from framewarden.config import Settings
 from framewarden.engines.ray_cluster import connect
-from framewarden.engines.ray_inference import ActorPool, InferenceActor, start_actors
+from framewarden.engines.ray_inference import ActorPool, InferenceActor, release_actors, start_actors
 from framewarden.jobs.results import Counters, JobStatus, VideoResult
 from framewarden.jobs.scan import NullListener, ScanListener, Scanner, ScanOptions, ScanOutcome
 from framewarden.jobs.state import ScanState
@@ -246,8 +246,7 @@ class RayScanner:
         finally:
             for stream in streams:
                 ray.cancel(stream, force=True)
-            for actor in actors:
-                ray.kill(actor)
+            release_actors(ray, actors)
 
     @staticmethod
     def _stats(ray: Any, actors: Sequence[Any]) -> list[dict[str, float]]:
