@@ -351,11 +351,15 @@ def projection(cpu_per_frame: list[tuple[str, float]], vcpu_hour_usd: float) -> 
     usable = 0.8  # keep a node at 80% to hold live latency
     print("\nprojection (CPU cores at 80% use; a node = 1 core; decode cost as measured):")
     for channels in (100, 1000):
+        # At 1 frame/s, keyframes 2 s apart or more mean every frame is decoded: the 10 s GOP
+        # case's cost (25 decodes per analyzed frame at 25 fps). Keyframes 1 s apart mean one
+        # decode and one inference per analyzed frame: about the every-frame case's cost.
         long_gop_cores = channels * sampled_cpu / usable
         short_gop_cores = channels * every_cpu / usable
         print(
-            f"  {channels:>5} channels at 1 frame/s: long GOP (full decode) {long_gop_cores:7.0f} cores;"
-            f" keyframe every 1-2 s (keyframe-only decode) ~{short_gop_cores:7.0f} cores"
+            f"  {channels:>5} channels at 1 frame/s: keyframes 2 s apart or more (every frame"
+            f" decoded) {long_gop_cores:7.0f} cores; keyframe every 1 s (keyframes only)"
+            f" ~{short_gop_cores:7.0f} cores"
         )
     frames_day = 1_000_000 * 60  # 1 frame/s of 60 s videos
     cores = frames_day * sampled_cpu / 86400 / usable
