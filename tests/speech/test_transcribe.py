@@ -10,10 +10,12 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from framewarden.media.audio import read_audio
+from framewarden.media.audio import SAMPLE_RATE, AudioTrack, read_audio
 from framewarden.speech import SpeechConfig, get_transcriber
+from framewarden.speech.transcribe import SpeechTranscriber
 from framewarden.speech.wer import word_error_rate
 from tests.speech.media import SENTENCES, Line, make_clip
 
@@ -84,3 +86,37 @@ def test_other_languages_need_a_model_path() -> None:
 
     with pytest.raises(ConfigError, match="English-only"):
         build_backend(SpeechConfig(language="fr"))
+
+
+class _Recorder:
+    """An ASR backend that records what it was given and hears nothing."""
+
+    name, version = "recorder", "0"
+
+    def __init__(self) -> None:
+        self.lengths: list[int] = []
+
+    def transcribe(self, pcm: np.ndarray) -> list[tuple[float, float, str]]:
+        self.lengths.append(len(pcm))
+        return [(0.0, len(pcm) / SAMPLE_RATE, "heard")]
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_cut_chunk_is_transcribed_whole_even_when_it_starts_quietly() -> None:
+    # A live channel cuts its audio into voice chunks itself, with a little padding. Such a
+    # chunk, starting with a quiet word and then loud speech, once lost its start: the voice
+    # detection ran again on it and took the quiet word for the noise floor.
+    t = np.arange(int(0.3 * SAMPLE_RATE)) / SAMPLE_RATE
+    quiet = 0.02 * np.sin(2 * np.pi * 220 * t)  # a soft first word
+    loud = 0.3 * np.sin(2 * np.pi * 220 * np.arange(2 * SAMPLE_RATE) / SAMPLE_RATE)
+    pcm = np.concatenate([quiet, loud]).astype(np.float32)
+    recorder = _Recorder()
+    transcriber = SpeechTranscriber(SpeechConfig(), backend=recorder)
+    segments = transcriber.transcribe_chunk(AudioTrack(pcm), offset_s=10.0)
+    assert recorder.lengths == [len(pcm)], "the whole chunk reaches the model"
+    assert segments[0].start_s == 10.0 and segments[0].text == "heard"
+    recorder.lengths.clear()
+    transcriber.transcribe(AudioTrack(pcm))  # the detection on the chunk alone drops the soft start
+    assert recorder.lengths and recorder.lengths[0] < len(pcm) - int(0.1 * SAMPLE_RATE)

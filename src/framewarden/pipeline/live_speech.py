@@ -246,7 +246,7 @@ class LiveSpeech:
             if open_chunk and end_s - chunk.start_s < self.vad.max_chunk_s:
                 break  # still talking: wait for the pause
             arrived = pending[-1].arrived
-            for segment in self.transcriber.transcribe(
+            for segment in self.transcriber.transcribe_chunk(
                 AudioTrack(track.slice(chunk.start_s, chunk.end_s)), offset_s=start_s + chunk.start_s
             ):
                 self._segment(segment, arrived)

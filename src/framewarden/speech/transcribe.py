@@ -57,6 +57,17 @@ class SpeechTranscriber:
         self.last_stats = stats
         return out
 
+    def transcribe_chunk(self, track: AudioTrack, *, offset_s: float = 0.0) -> list[TranscriptSegment]:
+        """Segments of ``track`` taken whole as one voice chunk (the caller already cut it).
+
+        Running the voice detection again on a cut chunk would judge its noise floor from
+        the few milliseconds of padding it has: where those fall decides whether a quiet
+        first word ("now", a nasal) counts as voice, so the same words could lose their start.
+        """
+        out: list[TranscriptSegment] = []
+        self._chunk(track, VoiceChunk(0.0, track.duration_s), offset_s, out, None)
+        return out
+
     def transcribe_blocks(
         self,
         blocks: Iterable[np.ndarray],
