@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 import threading
 import time
@@ -188,6 +189,16 @@ def release_actors(ray: Any, actors: Sequence[Any]) -> None:
 def cluster_cpus(ray: Any) -> float:
     """The CPUs of the live nodes."""
     return float(sum(n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")))
+
+
+def size_decoder_to_task() -> None:
+    """In a Ray task: decode with as many threads as the task's CPU share (at least one)."""
+    import ray
+
+    from framewarden.media.source import set_decode_threads
+
+    share = ray.get_runtime_context().get_assigned_resources().get("CPU", 0.0)
+    set_decode_threads(max(1, math.ceil(share)))
 
 
 def default_actor_count(ray: Any) -> int:

@@ -28,6 +28,7 @@ from framewarden.engines.ray_inference import (
     ActorsLostError,
     default_actor_count,
     release_actors,
+    size_decoder_to_task,
     start_actors,
 )
 from framewarden.jobs.frames import JobCancelled, JobItem, job_items
@@ -50,6 +51,7 @@ def job_task(
     actors: list[Any],
 ) -> Iterator[JobItem]:
     """The body of a job's Ray task: :func:`job_items` against the actor pool."""
+    size_decoder_to_task()
     pool = ActorPool(actors, 8, 5.0)
     try:
         yield from job_items(

@@ -28,7 +28,13 @@ from typing import Any
 
 from framewarden.config import Settings
 from framewarden.engines.ray_cluster import connect
-from framewarden.engines.ray_inference import ActorPool, InferenceActor, release_actors, start_actors
+from framewarden.engines.ray_inference import (
+    ActorPool,
+    InferenceActor,
+    release_actors,
+    size_decoder_to_task,
+    start_actors,
+)
 from framewarden.jobs.results import Counters, JobStatus, VideoResult
 from framewarden.jobs.scan import NullListener, ScanListener, Scanner, ScanOptions, ScanOutcome
 from framewarden.jobs.state import ScanState
@@ -93,6 +99,7 @@ def scan_one(
     driver while it scans (no relay actor, no polling) and ends with ``("done", source,
     body, None)``.
     """
+    size_decoder_to_task()
     events: queue.Queue[Any] = queue.Queue()
     scanner = Scanner(
         moderator=None,  # type: ignore[arg-type]  # inference happens in the actors

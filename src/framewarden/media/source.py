@@ -109,6 +109,17 @@ class _Prefetched:
     rotation: int
 
 
+_decode_threads = 0  # decoder threads for stored videos; 0: FFmpeg's choice (one per core)
+
+
+def set_decode_threads(threads: int) -> None:
+    """Decoder threads for the stored videos this process opens from now on (0: FFmpeg's
+    choice).  A Ray task sets its CPU share: FFmpeg counts the node's cores, so several tasks
+    on a node would each start a thread per core and oversubscribe it."""
+    global _decode_threads
+    _decode_threads = max(0, threads)
+
+
 def open_video(
     source: str,
     *,
@@ -399,9 +410,10 @@ class VideoSource:
             # Frame threading delays output by one frame per thread; slices do not.
             cc.thread_type = "SLICE"
             cc.flags |= int(av.codec.context.Flags.low_delay)
+            cc.thread_count = 0
         else:
             cc.thread_type = "AUTO"
-        cc.thread_count = 0
+            cc.thread_count = _decode_threads
 
     def _read(self) -> Iterator[tuple[Packet, float]]:
         stall, tb = self.stall, self._stream.time_base
