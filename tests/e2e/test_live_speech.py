@@ -41,12 +41,6 @@ def runtime(isolated_settings: Path) -> Iterator[Runtime]:
     rt.stop()
 
 
-@pytest.mark.skip(
-    reason="flaky, cause not found: in some runs (2 of 6 alone at a6b8cec; every full-suite run "
-    "since 783515f) Whisper hears the looped 'now purple monkey dishwasher' as 'The Alperable "
-    "Monkey Dishwasher' in every loop, so the blocklist never matches; the offline path "
-    "(tests/speech, tests/jobs) transcribes the same clip right"
-)
 def test_spoken_phrase_on_a_live_channel_alerts_with_evidence(
     runtime: Runtime, nginx_rtmp: NginxRtmp, tmp_path: Path
 ) -> None:

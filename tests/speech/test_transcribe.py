@@ -120,3 +120,21 @@ def test_a_cut_chunk_is_transcribed_whole_even_when_it_starts_quietly() -> None:
     recorder.lengths.clear()
     transcriber.transcribe(AudioTrack(pcm))  # the detection on the chunk alone drops the soft start
     assert recorder.lengths and recorder.lengths[0] < len(pcm) - int(0.1 * SAMPLE_RATE)
+
+
+def test_a_phrase_is_heard_wherever_the_chunk_starts(tmp_path: Path) -> None:
+    # Where a live channel's voice detection cuts a chunk moves with the stream's timing; the
+    # words heard must not. Greedy decoding heard "now purple" as "The Alperable" for some
+    # start offsets (3 of these 11), so a blocklisted phrase was missed in some runs.
+    clip = make_clip(
+        tmp_path / "phrase.mp4",
+        [Line(0.5, SENTENCES[3]), Line(4.0, "now purple monkey dishwasher again")],
+        8.0,
+    )
+    pcm = read_audio(str(clip)).samples
+    transcriber = get_transcriber(SpeechConfig(model="whisper"))
+    heard = []
+    for start_s in (3.5, 3.6, 3.7, 3.75, 3.8, 3.84, 3.88, 3.92, 3.96, 4.0, 4.03):
+        chunk = AudioTrack(pcm[int(start_s * SAMPLE_RATE) : int(6.39 * SAMPLE_RATE)])
+        heard.append(" ".join(s.text for s in transcriber.transcribe_chunk(chunk)).lower())
+    assert all("purple monkey dishwasher" in text for text in heard), heard

@@ -93,8 +93,12 @@ class WhisperBackend:
         if len(pcm) == 0:
             return []
         with self._lock:
+            # Beam search, not greedy: greedy decoding of the same words flipped with 50 ms more
+            # or less silence before them ("now purple" / "The Alperable"), so where the voice
+            # detection cut a chunk decided whether a blocklisted phrase was heard. Beam 5 heard
+            # it at all 11 offsets tried, for the same CPU (tests/speech/test_transcribe.py).
             segments, _ = self._model.transcribe(
-                pcm.astype(np.float32), language=self._language, beam_size=1, vad_filter=False,
+                pcm.astype(np.float32), language=self._language, beam_size=5, vad_filter=False,
                 condition_on_previous_text=False,
             )  # fmt: skip
             return [(float(s.start), float(s.end), s.text.strip()) for s in segments if s.text.strip()]
