@@ -59,3 +59,22 @@ def connect(address: str | None) -> Any:
             f"cannot reach the Ray cluster at {address or 'a new local one'}: {exc}"
         ) from exc
     return ray
+
+
+def node_cpus(ray: Any) -> dict[str, float]:
+    """The cluster's live nodes and their CPUs: ``{node_id: CPUs}`` (nodes without CPUs too)."""
+    return {n["NodeID"]: float(n.get("Resources", {}).get("CPU", 0.0)) for n in ray.nodes() if n.get("Alive")}
+
+
+def lost_worker_errors() -> tuple[type[BaseException], ...]:
+    """The errors of a task whose worker process or node was lost (not the task's own error):
+    the work is submitted again rather than failed."""
+    from ray import exceptions as rex
+
+    return (
+        rex.WorkerCrashedError,
+        rex.NodeDiedError,
+        rex.ObjectLostError,
+        rex.OwnerDiedError,
+        rex.LocalRayletDiedError,
+    )

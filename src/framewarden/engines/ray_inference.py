@@ -20,6 +20,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from framewarden.config import Settings
+from framewarden.engines.ray_cluster import node_cpus
 from framewarden.errors import FramewardenError
 from framewarden.media.frame import Frame
 from framewarden.result import ModerationResult
@@ -188,7 +189,7 @@ def release_actors(ray: Any, actors: Sequence[Any]) -> None:
 
 def cluster_cpus(ray: Any) -> float:
     """The CPUs of the live nodes."""
-    return float(sum(n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")))
+    return sum(node_cpus(ray).values())
 
 
 def size_decoder_to_task() -> None:
@@ -203,8 +204,7 @@ def size_decoder_to_task() -> None:
 
 def default_actor_count(ray: Any) -> int:
     """One inference actor per 2 CPUs of each live node, at least one a node."""
-    nodes = [n for n in ray.nodes() if n.get("Alive")]
-    return max(1, sum(max(1, int(n.get("Resources", {}).get("CPU", 0)) // 2) for n in nodes))
+    return max(1, sum(max(1, int(cpus) // 2) for cpus in node_cpus(ray).values()))
 
 
 class ActorPool:

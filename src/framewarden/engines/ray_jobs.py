@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from framewarden.config import Settings
-from framewarden.engines.ray_cluster import connect
+from framewarden.engines.ray_cluster import connect, lost_worker_errors
 from framewarden.engines.ray_inference import (
     ActorPool,
     ActorsLostError,
@@ -150,11 +150,7 @@ class RayJobExecutor:
 
                 self._lost_errors = (
                     ActorsLostError,
-                    rex.WorkerCrashedError,
-                    rex.NodeDiedError,
-                    rex.ObjectLostError,
-                    rex.OwnerDiedError,
-                    rex.LocalRayletDiedError,
+                    *lost_worker_errors(),
                     rex.ActorDiedError,
                     rex.RayActorError,
                 )

@@ -43,6 +43,7 @@ from framewarden.engines.capacity import (
     estimate,
     reestimate,
 )
+from framewarden.engines.ray_cluster import node_cpus
 from framewarden.errors import ConfigError, FramewardenError
 from framewarden.events import Event
 from framewarden.pipeline.channels import (
@@ -364,11 +365,7 @@ class RayChannelManager:
     # --- cluster -------------------------------------------------------------------------
     def _nodes(self) -> dict[str, float]:
         """Alive nodes with CPUs: ``{node_id: CPUs}``."""
-        return {
-            n["NodeID"]: float(n["Resources"].get("CPU", 0.0))
-            for n in self.ray.nodes()
-            if n.get("Alive") and n["Resources"].get("CPU", 0.0) > 0
-        }
+        return {node: cpus for node, cpus in node_cpus(self.ray).items() if cpus > 0}
 
     def capacity(self) -> list[dict[str, Any]]:
         """Each node's CPUs, real-time budget and what channels reserve of it."""

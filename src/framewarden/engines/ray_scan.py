@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from framewarden.config import Settings
-from framewarden.engines.ray_cluster import connect
+from framewarden.engines.ray_cluster import connect, lost_worker_errors
 from framewarden.engines.ray_inference import (
     ActorPool,
     InferenceActor,
@@ -188,21 +188,13 @@ class RayScanner:
         )
 
     def _run_tasks(self, ray: Any, todo: list[str], outcomes: dict[str, ScanOutcome]) -> None:
-        from ray import exceptions as rex
-
         ro = self.ray_options
         actors = self._start_actors(ray)
         loading = [actor.ready.remote() for actor in actors]
         # Ray's own retries are off: a retried generator would stream its events again; a
         # video whose worker or node was lost is submitted again here, up to task_retries.
         task = ray.remote(scan_one).options(num_cpus=ro.task_cpus, max_retries=0)
-        lost_errors = (
-            rex.WorkerCrashedError,
-            rex.NodeDiedError,
-            rex.ObjectLostError,
-            rex.OwnerDiedError,
-            rex.LocalRayletDiedError,
-        )
+        lost_errors = lost_worker_errors()
 
         def submit(source: str) -> Any:
             return task.remote(
