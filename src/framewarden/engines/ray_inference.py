@@ -112,6 +112,7 @@ def start_actors(
     num_cpus: float,
     max_concurrency: int = 32,
     room_timeout_s: float = ROOM_TIMEOUT_S,
+    of_total: int = 0,
 ) -> list[Any]:
     """Start ``count`` inference actors, spread over the nodes (0: one per 2 CPUs of each live
     node, at least one a node).  Each runs one inference lane per CPU it covers (the node's
@@ -120,13 +121,15 @@ def start_actors(
     Their CPU is reserved first, in a placement group, and the actors are created in it: an
     actor created alongside the tasks that call it could otherwise find every CPU taken by
     those tasks, which would then wait on it for ever.  Raises :class:`NoRoomForActorsError`
-    when the reservation cannot be had within ``room_timeout_s``.
+    when the reservation cannot be had within ``room_timeout_s``.  ``of_total``: how many
+    actors the pool has in all when these replace lost ones (0: just these), which sets how
+    many CPUs each covers.
     """
     from ray.util.placement_group import placement_group, remove_placement_group
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
     count = count or default_actor_count(ray)
-    lanes = max(1, min(8, round(cluster_cpus(ray) / count)))
+    lanes = max(1, min(8, round(cluster_cpus(ray) / max(count, of_total))))
     group = None
     if num_cpus > 0:
         group = placement_group([{"CPU": num_cpus}] * count, strategy="SPREAD")

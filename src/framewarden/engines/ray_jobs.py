@@ -167,6 +167,7 @@ class RayJobExecutor:
                     max_batch=8,
                     max_wait_ms=2.0,
                     num_cpus=ACTOR_CPUS,
+                    of_total=wanted,  # a replacement covers its share, not the whole cluster
                 )
             return ray, list(self._actors)
 
