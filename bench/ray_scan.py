@@ -28,6 +28,7 @@
 
     python bench/ray_scan.py [--seconds 10] [--videos 4] [--repeat 1] [--analyzers nudenet]
                              [--vcpu-hour-usd 0.04] [--skip-scaling] [--verbose]
+                             [--mode nodes|tasks] [--cases every,1fps]
 """
 
 from __future__ import annotations
@@ -83,6 +84,12 @@ def child(args: argparse.Namespace) -> None:
     settings = get_settings()
     state = ScanState(Path(args.out))
     scanner: Any
+    dispatch = None
+    if args.child == "ray":  # as the CLI does: the actors load their models while this process does
+        from framewarden.engines.ray_scan import RayOptions, prestart
+
+        ray_options = RayOptions(address=args.address, mode=args.mode)
+        dispatch = prestart(ray_options, names, settings, None)
     moderator = Moderator(names, settings=settings)  # in both: the CLI loads it for the versions
     ready = time.time()
     options = ScanOptions(sample_interval_s=args.interval, dedup=False, workers=2,
@@ -92,9 +99,9 @@ def child(args: argparse.Namespace) -> None:
                           model_versions=moderator.model_versions,
                           min_confidence=moderator.min_confidence)  # fmt: skip
     else:
-        from framewarden.engines.ray_scan import RayOptions, RayScanner
+        from framewarden.engines.ray_scan import RayScanner
 
-        scanner = RayScanner(names, options, state, settings, ray_options=RayOptions(address=args.address),
+        scanner = RayScanner(names, options, state, settings, ray_options=ray_options, dispatch=dispatch,
                              model_versions=moderator.model_versions,
                              min_confidence=moderator.min_confidence,
                              intervals_ms=analyzer_intervals_ms(moderator.analyzers))  # fmt: skip
@@ -162,6 +169,19 @@ class _TreeCpu:
         return out
 
 
+def _child_env() -> dict[str, str]:
+    """The scan's environment, as a user's: no PYTHONPATH when framewarden is installed (an
+    editable install too), since a driver that passes one makes Ray start new workers."""
+    from importlib import metadata
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    try:
+        metadata.distribution("framewarden")
+    except metadata.PackageNotFoundError:
+        env["PYTHONPATH"] = str(REPO / "src")
+    return env
+
+
 def run_child(
     clips: list[str],
     out: Path,
@@ -171,15 +191,14 @@ def run_child(
     address: str,
     cluster_pids: list[int],
     verbose: bool = False,
+    mode: str = "nodes",
 ) -> dict[str, float]:
     """One scan in a fresh process: its timeline, its CPU (and the cluster's, for Ray)."""
     cmd = [sys.executable, __file__, "--child", engine, "--interval", str(interval), "--analyzers", analyzers,
-           "--address", address, "--out", str(out), *clips]  # fmt: skip
+           "--address", address, "--out", str(out), "--mode", mode, *clips]  # fmt: skip
     tree = _TreeCpu(cluster_pids if engine == "ray" else [])
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run(
-        cmd, check=True, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")}
-    )
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=_child_env())
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     own = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)  # the scan's process
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -224,10 +243,12 @@ def overhead(clips: list[str], root: Path, args: argparse.Namespace) -> list[tup
     cpu_per_frame = []
     try:
         cluster_pids = [p.pid for p in psutil.Process().children()]  # raylet, GCS, ... (workers below them)
+        print(f"Ray mode: {args.mode}")
         print(f"{'case':<22}{'engine':<7}{'total fps':>10}{'start-up s':>11}{'steady fps':>11}"
               f"{'CPU ms/frame':>13}{'marginal':>9}{'fixed CPU s':>12}")  # fmt: skip
         rows: dict[str, dict[str, list[dict[str, float]]]] = {}
-        for name, interval in (("every frame", 0.0), ("1 frame/s (10 s GOP)", 1.0)):
+        cases = {"every": ("every frame", 0.0), "1fps": ("1 frame/s (10 s GOP)", 1.0)}
+        for name, interval in (cases[c] for c in args.cases.split(",")):
             runs = rows.setdefault(name, {"local": [], "ray": []})
             for i in range(args.repeat):
                 order = ("local", "ray") if i % 2 == 0 else ("ray", "local")
@@ -236,7 +257,7 @@ def overhead(clips: list[str], root: Path, args: argparse.Namespace) -> list[tup
                     for size, subset in (("s", small_set), ("l", large_set)):
                         out = root / f"{engine}-{interval}-{i}-{size}"
                         r[size] = run_child(subset, out, engine, interval, args.analyzers, head.address,
-                                            cluster_pids, args.verbose)  # fmt: skip
+                                            cluster_pids, args.verbose, args.mode)  # fmt: skip
                     row = {**r["l"], **_marginal(r["s"], r["l"])}
                     runs[engine].append(row)
                     print(f"{name:<22}{engine:<7}{row['fps']:>10.1f}{row['startup_s']:>11.2f}"
@@ -264,7 +285,7 @@ def overhead(clips: list[str], root: Path, args: argparse.Namespace) -> list[tup
 
 
 def cluster_scan(
-    clips: list[str], out: Path, nodes: int, interval: float, analyzers: list[str]
+    clips: list[str], out: Path, nodes: int, interval: float, analyzers: list[str], mode: str
 ) -> dict[str, float]:
     import ray
     from ray.cluster_utils import Cluster
@@ -294,7 +315,7 @@ def cluster_scan(
         settings = get_settings()
         versions = Moderator(analyzers, settings=settings).model_versions
         options = ScanOptions(sample_interval_s=interval, dedup=False)
-        scanner = RayScanner(analyzers, options, ScanState(out), settings, ray_options=RayOptions(),
+        scanner = RayScanner(analyzers, options, ScanState(out), settings, ray_options=RayOptions(mode=mode),
                              model_versions=versions)  # fmt: skip
         t0 = time.perf_counter()
         outcomes = scanner.run(clips)
@@ -314,6 +335,8 @@ def main() -> None:
     ap.add_argument("--analyzers", default="nudenet")
     ap.add_argument("--vcpu-hour-usd", type=float, default=0.04, help="assumed cloud price of one vCPU-hour")
     ap.add_argument("--skip-scaling", action="store_true")
+    ap.add_argument("--cases", default="every,1fps", help="every, 1fps (the projection needs both)")
+    ap.add_argument("--mode", choices=("nodes", "tasks"), default="nodes", help="RayOptions.mode")
     ap.add_argument("--verbose", action="store_true", help="CPU of each Ray process kind per run")
     ap.add_argument("--child", choices=("local", "ray"), help=argparse.SUPPRESS)
     ap.add_argument("--interval", type=float, default=0.0, help=argparse.SUPPRESS)
@@ -332,15 +355,16 @@ def main() -> None:
         cpu_per_frame = overhead(long_gop, root, args)
         if not args.skip_scaling:
             names = args.analyzers.split(",")
-            one = cluster_scan(long_gop, root / "n1", 1, 0.0, names)
-            two = cluster_scan(long_gop, root / "n2", 2, 0.0, names)
+            one = cluster_scan(long_gop, root / "n1", 1, 0.0, names, args.mode)
+            two = cluster_scan(long_gop, root / "n2", 2, 0.0, names, args.mode)
             gain = two["fps"] / one["fps"]
             print(
                 f"\nscaling, every frame, nodes of 1 CPU: 1 node {one['fps']:.1f} fps, "
                 f"2 nodes {two['fps']:.1f} fps: {gain:.2f}x (efficiency {gain / 2:.0%})"
             )
         print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
-        projection(cpu_per_frame, args.vcpu_hour_usd)
+        if len(cpu_per_frame) == 2:
+            projection(cpu_per_frame, args.vcpu_hour_usd)
 
 
 def projection(cpu_per_frame: list[tuple[str, float]], vcpu_hour_usd: float) -> None:

@@ -65,3 +65,36 @@ def test_no_room_is_a_clear_error_not_a_hang(one_cpu: None) -> None:
             _start(timeout=1.0)
     finally:
         ray.cancel(hold, force=True)
+
+
+def test_a_scan_actor_covers_its_node_without_oversubscribing_it() -> None:
+    from framewarden.engines.ray_scan_nodes import node_plan
+
+    assert node_plan(2) == {"videos": 2, "lanes": 2, "threads": 1, "decode_threads": 2}
+    assert node_plan(0.5) == {"videos": 1, "lanes": 1, "threads": 1, "decode_threads": 1}
+    big = node_plan(64)  # lanes are capped; their ONNX threads cover half the node
+    assert big["videos"] == 64 and big["lanes"] == 8 and big["lanes"] * big["threads"] == 32
+    assert big["decode_threads"] == 4
+
+
+class _FakeRay:
+    """``ray.nodes()`` of a cluster, as default_actor_count reads it."""
+
+    def __init__(self, *cpus: float) -> None:
+        self._nodes = [
+            {"NodeID": f"n{i}", "Alive": True, "Resources": {"CPU": c}} for i, c in enumerate(cpus)
+        ]
+
+    def nodes(self) -> list[dict[str, Any]]:
+        return self._nodes
+
+
+def test_the_actors_count_no_head_without_cpus_and_leave_room_for_a_task() -> None:
+    from framewarden.engines.ray_inference import default_actor_count
+
+    assert default_actor_count(_FakeRay(0, 1, 1)) == 2  # the CPU-less head gets none
+    assert default_actor_count(_FakeRay(0, 8)) == 4
+    # a node lost: one CPU left; two actors of 0.5 would leave no room for the task
+    assert default_actor_count(_FakeRay(0, 1), 0.5, 0.5) == 1
+    assert default_actor_count(_FakeRay(0, 1, 1), 0.5, 0.5) == 2
+    assert default_actor_count(_FakeRay(0, 2), 1.0, 1.0) == 1

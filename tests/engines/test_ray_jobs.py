@@ -247,3 +247,47 @@ def test_bad_media_and_cancel_on_ray(banked: Path, media: dict[str, Path], conne
                 assert len(jobs_repo.job_frames(session, job_id=job_id)) == kept  # nothing written after
     finally:
         rt.stop()
+
+
+def test_a_job_whose_node_is_lost_completes_on_another(
+    banked: Path, media: dict[str, Path], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cluster as in production: a head without CPUs and two worker nodes of 1 CPU.  The
+    node running the job's task is removed mid-job; the job finishes on the other one, with
+    the local engine's rows, none twice."""
+    from ray.cluster_utils import Cluster
+
+    spec = {"sample_interval_s": 0.0, "dedup": True}
+    local = _run_local(banked, media["long"], **spec)
+    head = {**LOOPBACK, "num_cpus": 0, "include_dashboard": False}
+    cluster = Cluster(initialize_head=True, head_node_args=head)
+    workers = [cluster.add_node(**LOOPBACK, num_cpus=1) for _ in range(2)]
+    cluster.wait_for_nodes()
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(sys.path))
+    rt = _runtime(banked / "ray", "ray", cluster.address)
+    caplog.set_level(logging.WARNING, logger="framewarden.engines.ray_jobs")
+    try:
+        keys = _keys(rt)
+        with TestClient(create_app(rt)) as client:
+            job_id = _submit(client, keys, media["long"], **spec)
+            end = time.monotonic() + 120
+            pids: list[int] = []
+            while time.monotonic() < end:
+                job = client.get(f"/v1/jobs/{job_id}", headers=auth(keys["viewer"])).json()
+                assert job["status"] in {"running", "queued"}, job  # the node is still to be removed
+                pids = _job_task_pids()
+                if pids and job["summary"].get("FramesAnalyzed", 0) > 0:
+                    break
+                time.sleep(0.02)
+            assert pids, "no running job task found"
+            raylets = {psutil.Process(pid).ppid() for pid in pids}  # a worker's parent is its node's raylet
+            doomed = [n for n in workers if n.all_processes["raylet"][0].process.pid in raylets]
+            assert len(doomed) == 1
+            cluster.remove_node(doomed[0])
+            on_ray = _outcome(rt, client, keys, job_id)
+        assert "its Ray worker was lost" in caplog.text
+        _same(local, on_ray)
+    finally:
+        rt.stop()
+        ray.shutdown()
+        cluster.shutdown()

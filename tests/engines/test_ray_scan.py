@@ -111,7 +111,9 @@ def local_results(clips: list[str], tmp_path_factory: pytest.TempPathFactory) ->
     return {o.source: _strip(o.body) for o in outcomes}
 
 
-def _ray_scanner(out: Path, listener: Any = None, **kw: Any) -> RayScanner:
+def _ray_scanner(
+    out: Path, listener: Any = None, mode: str = "nodes", room_timeout_s: float = 60.0, **kw: Any
+) -> RayScanner:
     settings = get_settings()
     moderator = Moderator(ANALYZERS, settings=settings)
     return RayScanner(
@@ -119,17 +121,19 @@ def _ray_scanner(out: Path, listener: Any = None, **kw: Any) -> RayScanner:
         _options(**kw),
         ScanState(out),
         settings,
-        ray_options=RayOptions(task_retries=3),
+        ray_options=RayOptions(task_retries=3, mode=mode, room_timeout_s=room_timeout_s),
         listener=listener or NullListener(),
         model_versions=moderator.model_versions,
         min_confidence=moderator.min_confidence,
     )
 
 
+@pytest.mark.parametrize("mode", ["nodes", "tasks"])
 def test_same_results_as_the_local_engine(
-    cluster: Any, clips: list[str], local_results: dict, tmp_path: Path
+    cluster: Any, clips: list[str], local_results: dict, tmp_path: Path, mode: str
 ) -> None:
-    outcomes = _ray_scanner(tmp_path).run(clips)
+    scanner = _ray_scanner(tmp_path, mode=mode)
+    outcomes = scanner.run(clips)
     assert [o.source for o in outcomes] == clips
     for o in outcomes:
         assert _strip(o.body) == local_results[o.source]
@@ -137,6 +141,11 @@ def test_same_results_as_the_local_engine(
     assert sum(o.succeeded for o in outcomes) == 4  # the missing file FAILED, named
     assert "missing.mp4" in outcomes[-1].body["StatusMessage"]
     assert len(list(tmp_path.glob("*.json"))) == 5
+    if mode == "nodes":  # one scan actor a node; the models ran there (no frame left the node)
+        assert len(scanner.actor_stats) == 2
+        assert sum(s["frames"] for s in scanner.actor_stats) == sum(
+            o.body["Summary"]["FramesAnalyzed"] for o in outcomes
+        )
 
 
 class _RemoveNodeOnFirstProgress(NullListener):
@@ -149,16 +158,88 @@ class _RemoveNodeOnFirstProgress(NullListener):
             self.cluster.remove_node(self.node)
 
 
+@pytest.mark.parametrize("mode", ["nodes", "tasks"])
 def test_a_lost_node_loses_and_duplicates_nothing(
-    cluster: Any, clips: list[str], local_results: dict, tmp_path: Path
+    cluster: Any,
+    clips: list[str],
+    local_results: dict,
+    tmp_path: Path,
+    mode: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     worker = cluster.add_node(**LOOPBACK, num_cpus=1)
     cluster.wait_for_nodes()
     listener = _RemoveNodeOnFirstProgress(cluster, worker)
-    outcomes = _ray_scanner(tmp_path, listener).run(clips)
+    with caplog.at_level("WARNING", logger="framewarden.engines"):
+        outcomes = _ray_scanner(tmp_path, listener, mode=mode).run(clips)
     assert listener.removed
+    assert any("was lost" in r.getMessage() for r in caplog.records)  # a video was sent again
     assert {o.source: _strip(o.body) for o in outcomes} == local_results
     assert len(list(tmp_path.glob("*.json"))) == len(clips)
+
+
+class _AddNodeOnFirstProgress(NullListener):
+    def __init__(self, cluster: Any) -> None:
+        self.cluster, self.node = cluster, None
+
+    def on_progress(self, source: str, counters: Any, pts_ms: float) -> None:
+        if self.node is None:
+            self.node = self.cluster.add_node(**LOOPBACK, num_cpus=1)
+
+
+def test_a_node_that_joins_mid_scan_gets_a_scan_actor(
+    cluster: Any,
+    clips: list[str],
+    local_results: dict,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from framewarden.engines import ray_scan_nodes
+
+    monkeypatch.setattr(ray_scan_nodes, "NODE_LOOK_S", 0.2)
+    listener = _AddNodeOnFirstProgress(cluster)
+    try:
+        scanner = _ray_scanner(tmp_path, listener)
+        outcomes = scanner.run(clips)
+        assert listener.node is not None
+        assert len(scanner.actor_stats) == 3  # the two nodes' actors and the new node's
+        assert {o.source: _strip(o.body) for o in outcomes} == local_results
+    finally:
+        if listener.node is not None:
+            cluster.remove_node(listener.node)
+
+
+def test_a_node_without_room_is_left_to_the_others(
+    cluster: Any,
+    clips: list[str],
+    local_results: dict,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    node = cluster.add_node(**LOOPBACK, num_cpus=1)
+    cluster.wait_for_nodes()
+    port = node.node_manager_port
+    node_id = next(n["NodeID"] for n in ray.nodes() if n["Alive"] and n["NodeManagerPort"] == port)
+
+    @ray.remote(num_cpus=1)
+    class Holder:  # other work that holds the node's only CPU
+        def ping(self) -> int:
+            return 1
+
+    holder = Holder.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False)).remote()
+    try:
+        ray.get(holder.ping.remote(), timeout=60)
+        with caplog.at_level("WARNING", logger="framewarden.engines"):
+            scanner = _ray_scanner(tmp_path, room_timeout_s=2.0)
+            outcomes = scanner.run(clips)
+        assert any("could not be placed" in r.getMessage() for r in caplog.records)
+        assert len(scanner.actor_stats) == 2  # the two nodes with room
+        assert {o.source: _strip(o.body) for o in outcomes} == local_results
+    finally:
+        ray.kill(holder)
+        cluster.remove_node(node)
 
 
 def test_killed_driver_then_resume(

@@ -46,6 +46,11 @@ class Engine(StrEnum):
     RAY = "ray"
 
 
+class RayMode(StrEnum):
+    NODES = "nodes"
+    TASKS = "tasks"
+
+
 class RichListener:
     """Progress bars on stderr: one overall, one per video being scanned."""
 
@@ -146,6 +151,13 @@ def scan(
         str | None,
         typer.Option(help="Ray cluster: auto, ray://host:port or host:port (default: start a local one)."),
     ] = None,
+    ray_mode: Annotated[
+        RayMode,
+        typer.Option(
+            help="nodes: one actor per node decodes (a video per CPU) and runs the models there; "
+            "tasks: each video is a task sending frames to inference actors (docs/scale.md)."
+        ),
+    ] = RayMode.NODES,
 ) -> None:
     """Moderate stored videos; write Rekognition-shaped results and a report."""
     try:
@@ -167,6 +179,20 @@ def scan(
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     settings = get_settings()
+    if address and engine is not Engine.RAY:
+        err.print("error: --address needs --engine ray", markup=False)
+        raise typer.Exit(2)
+    prestarted: Any = None
+    if engine is Engine.RAY:
+        from framewarden.engines.ray_scan import RayOptions, prestart
+
+        ray_options = RayOptions(address=address, mode=ray_mode.value)
+        try:
+            # The actors load their models while this process loads its own (below).
+            prestarted = prestart(ray_options, _parse_analyzers(analyzers), settings, min_confidence)
+        except FramewardenError as exc:
+            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
     try:
         from framewarden.moderator import Moderator
         from framewarden.pipeline.context import preferred_max_side
@@ -215,20 +241,17 @@ def scan(
         disable=quiet,
         transient=False,
     )
-    if address and engine is not Engine.RAY:
-        err.print("error: --address needs --engine ray", markup=False)
-        raise typer.Exit(2)
     with progress:
         listener = RichListener(progress, len(sources))
         scanner: Any
         if engine is Engine.RAY:
-            from framewarden.engines.ray_scan import RayOptions, RayScanner
+            from framewarden.engines.ray_scan import RayScanner
 
             scanner = RayScanner(
                 _parse_analyzers(analyzers), options, state, settings,
-                ray_options=RayOptions(address=address), listener=listener,
+                ray_options=ray_options, listener=listener,
                 model_versions=moderator.model_versions, min_confidence=moderator.min_confidence,
-                intervals_ms=analyzer_intervals_ms(moderator.analyzers),
+                intervals_ms=analyzer_intervals_ms(moderator.analyzers), dispatch=prestarted,
             )  # fmt: skip
         else:
             scanner = Scanner(

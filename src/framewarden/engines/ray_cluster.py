@@ -38,7 +38,10 @@ def connect(address: str | None) -> Any:
     # Workers must import framewarden exactly as the driver does (a source checkout included).
     # Only paths travel this way (runtime envs are visible in Ray's dashboard); settings, which
     # may hold secrets, travel pickled with each task.
-    env = {"env_vars": {k: os.environ[k] for k in _PATH_VARS if k in os.environ}}
+    env_vars = {k: os.environ[k] for k in _PATH_VARS if k in os.environ}
+    # None when there is nothing to pass: a runtime env, even an empty one, keeps Ray from
+    # using the workers it started ahead, and a new worker costs a second at a scan's start.
+    env = {"env_vars": env_vars} if env_vars else None
     try:
         if address:
             ray.init(address=address, runtime_env=env, log_to_driver=False, logging_level=logging.WARNING)

@@ -39,7 +39,7 @@ class InferenceActor:
         self,
         analyzers: list[str] | None,
         settings: Settings,
-        min_confidence: float,
+        min_confidence: float | None,
         max_batch: int,
         max_wait_ms: float,
         threads: int = 0,
@@ -113,6 +113,7 @@ def start_actors(
     max_concurrency: int = 32,
     room_timeout_s: float = ROOM_TIMEOUT_S,
     of_total: int = 0,
+    task_cpus: float = 0.5,
 ) -> list[Any]:
     """Start ``count`` inference actors, spread over the nodes (0: one per 2 CPUs of each live
     node, at least one a node).  Each runs one inference lane per CPU it covers (the node's
@@ -123,19 +124,29 @@ def start_actors(
     those tasks, which would then wait on it for ever.  Raises :class:`NoRoomForActorsError`
     when the reservation cannot be had within ``room_timeout_s``.  ``of_total``: how many
     actors the pool has in all when these replace lost ones (0: just these), which sets how
-    many CPUs each covers.
+    many CPUs each covers.  ``task_cpus``: the share of the tasks that will call them; the
+    default count leaves room for one.
     """
     from ray.util.placement_group import placement_group, remove_placement_group
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-    count = count or default_actor_count(ray)
+    count = count or default_actor_count(ray, num_cpus, task_cpus)
     lanes = max(1, min(8, round(cluster_cpus(ray) / max(count, of_total))))
-    group = None
+    groups: list[Any] = []
     if num_cpus > 0:
-        group = placement_group([{"CPU": num_cpus}] * count, strategy="SPREAD")
-        ready, _ = ray.wait([group.ready()], timeout=room_timeout_s)
-        if not ready:
-            remove_placement_group(group)
+        # One group per actor, so that the reservation of an actor lost with its node can be
+        # removed alone: in a shared group Ray places the lost bundle again on the nodes left,
+        # where it held CPU that a job's task, sent again, then waited for for ever.  Each group
+        # is hinted at a node in turn (a soft hint: elsewhere when that node has no room).
+        targets = _spread(ray, count)
+        groups = [
+            placement_group([{"CPU": num_cpus}], strategy="STRICT_PACK", _soft_target_node_id=target)
+            for target in targets
+        ]
+        ready, _ = ray.wait([g.ready() for g in groups], num_returns=len(groups), timeout=room_timeout_s)
+        if len(ready) < len(groups):
+            for group in groups:
+                remove_placement_group(group)
             raise NoRoomForActorsError(
                 f"the cluster has no room for {count} inference actor(s) of {num_cpus:g} CPU "
                 f"within {room_timeout_s:g} s ({cluster_cpus(ray):g} CPUs in all, held by other "
@@ -144,8 +155,8 @@ def start_actors(
     actors = []
     for index in range(count):
         strategy: Any = "SPREAD"
-        if group is not None:
-            strategy = PlacementGroupSchedulingStrategy(group, placement_group_bundle_index=index)
+        if groups:
+            strategy = PlacementGroupSchedulingStrategy(groups[index], placement_group_bundle_index=0)
         actor = (
             ray.remote(InferenceActor)
             .options(
@@ -157,15 +168,27 @@ def start_actors(
             .remote(analyzers, settings, min_confidence, max_batch, max_wait_ms, 1, lanes)
         )
         actors.append(actor)
-    if group is not None:
+    if groups:
         with _GROUPS_LOCK:
-            for actor in actors:
+            for actor, group in zip(actors, groups, strict=True):
                 _GROUPS[actor._actor_id.hex()] = group
     return actors
 
 
-# Placement group of each live actor started here, so that releasing the last actor of a
-# group frees its reservation (a lost node's bundle is otherwise placed again elsewhere).
+def _spread(ray: Any, count: int) -> list[str | None]:
+    """Nodes for ``count`` actors: in turn over the live nodes with CPUs, each as many times as
+    it has pairs of CPUs (at least once), like :func:`default_actor_count`."""
+    slots = [
+        node_id for node_id, cpus in node_cpus(ray).items() if cpus > 0 for _ in range(max(1, int(cpus) // 2))
+    ]
+    # Interleave the nodes (a, b, a, b, ...) rather than fill one node first.
+    order = sorted(range(len(slots)), key=lambda i: slots[:i].count(slots[i]))
+    spread = [slots[i] for i in order]
+    return [spread[i % len(spread)] if spread else None for i in range(count)]
+
+
+# Placement group of each live actor started here, so that releasing an actor frees its
+# reservation (a lost node's bundle is otherwise placed again elsewhere).
 _GROUPS: dict[str, Any] = {}
 _GROUPS_LOCK = threading.Lock()
 
@@ -205,9 +228,19 @@ def size_decoder_to_task() -> None:
     set_decode_threads(max(1, math.ceil(share)))
 
 
-def default_actor_count(ray: Any) -> int:
-    """One inference actor per 2 CPUs of each live node, at least one a node."""
-    return max(1, sum(max(1, int(cpus) // 2) for cpus in node_cpus(ray).values()))
+def default_actor_count(ray: Any, actor_cpus: float = 0.0, task_cpus: float = 0.0) -> int:
+    """One inference actor per 2 CPUs of each live node with CPUs, at least one a node, and
+    few enough that their reservations (``actor_cpus`` each) leave room for one task of
+    ``task_cpus``: otherwise that task, and the work waiting on it, would never start.
+
+    (A head node without CPUs, as production clusters run it, gets none: it counted once, and
+    after a node was lost the actors then took the last CPU and a job's task waited for ever.)
+    """
+    cpus = {node: c for node, c in node_cpus(ray).items() if c > 0}
+    count = max(1, sum(max(1, int(c) // 2) for c in cpus.values()))
+    if actor_cpus > 0 and task_cpus > 0:
+        count = min(count, max(1, math.floor((sum(cpus.values()) - task_cpus) / actor_cpus)))
+    return count
 
 
 class ActorPool:

@@ -156,7 +156,7 @@ class RayJobExecutor:
                 )
             ray = self._ray
             self._actors = self._alive(ray, self._actors)
-            wanted = self._count or default_actor_count(ray)
+            wanted = self._count or default_actor_count(ray, ACTOR_CPUS, TASK_CPUS)
             if len(self._actors) < wanted:
                 self._actors += start_actors(
                     ray,
@@ -168,6 +168,7 @@ class RayJobExecutor:
                     max_wait_ms=2.0,
                     num_cpus=ACTOR_CPUS,
                     of_total=wanted,  # a replacement covers its share, not the whole cluster
+                    task_cpus=TASK_CPUS,
                 )
             return ray, list(self._actors)
 

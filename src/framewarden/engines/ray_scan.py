@@ -29,6 +29,7 @@ from typing import Any
 from framewarden.config import Settings
 from framewarden.engines.ray_cluster import connect, lost_worker_errors
 from framewarden.engines.ray_inference import (
+    ROOM_TIMEOUT_S,
     ActorPool,
     InferenceActor,
     release_actors,
@@ -44,20 +45,35 @@ log = logging.getLogger(__name__)
 __all__ = ["InferenceActor", "RayOptions", "RayScanner", "scan_one"]
 
 
+MODES = ("nodes", "tasks")
+
+
 @dataclass(frozen=True, slots=True)
 class RayOptions:
-    """How a scan uses the cluster (resources are Ray's logical CPU shares)."""
+    """How a scan uses the cluster (resources are Ray's logical CPU shares).
+
+    ``mode``: ``"nodes"`` (default) runs one scan actor per node that decodes videos and
+    runs the models on that node's CPUs (:mod:`framewarden.engines.ray_scan_nodes`): the
+    local engine's cost per frame.  ``"tasks"`` runs each video as a task of ``task_cpus``
+    that sends its frames to a pool of inference actors: decoding and inference scale
+    apart (inference actors on a few big nodes, decoding everywhere), for 1.3x the CPU
+    per frame.  ``actors``, ``actor_cpus`` and ``task_cpus`` apply to ``"tasks"``.
+    """
 
     address: str | None = None  # None: a private one-node cluster in this process
+    mode: str = "nodes"
     actors: int = 0  # inference actors; 0 = one per 2 CPUs of each node (at least one a node)
     actor_cpus: float = 0.5
     task_cpus: float = 0.5
     actor_concurrency: int = 32  # calls an actor serves at once (they batch together)
     task_retries: int = 3  # retries of a video whose node was lost
+    room_timeout_s: float = ROOM_TIMEOUT_S  # wait for the actors' CPUs; see NoRoomForActorsError
 
     def __post_init__(self) -> None:
-        if self.actors < 0 or self.actor_cpus < 0 or self.task_cpus <= 0:
-            raise ValueError("actors and actor CPUs must be >= 0 and task CPUs > 0")
+        if self.actors < 0 or self.actor_cpus < 0 or self.task_cpus <= 0 or self.room_timeout_s <= 0:
+            raise ValueError("actors and actor CPUs must be >= 0; task CPUs and the room timeout > 0")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
 
 
 class _StreamListener:
@@ -83,7 +99,8 @@ class _StreamListener:
 _END = ("end", "", None, None)
 
 
-def scan_one(
+def stream_scan(
+    submitter: Any,
     intervals_ms: dict[str, float],
     source: str,
     options: ScanOptions,
@@ -91,18 +108,14 @@ def scan_one(
     model_versions: dict[str, str],
     min_confidence: float,
     out_dir: Any,
-    actors: Sequence[Any],
 ) -> Iterator[tuple[str, str, Any, Any]]:
-    """The body of a video task: the local engine's ``scan_video`` against the actor pool.
-
-    A Ray generator task: it streams ``("start" | "progress", source, a, b)`` events to the
-    driver while it scans (no relay actor, no polling) and ends with ``("done", source,
-    body, None)``.
-    """
-    size_decoder_to_task()
+    """The local engine's ``scan_video`` of one source against ``submitter`` (anything with a
+    batcher's ``submit``), as a stream of ``("start" | "progress", source, a, b)`` events that
+    ends with ``("done", source, body, None)``.  Run where the video is decoded: a Ray task
+    (with the actor pool) or a scan actor (with its own batcher)."""
     events: queue.Queue[Any] = queue.Queue()
     scanner = Scanner(
-        moderator=None,  # type: ignore[arg-type]  # inference happens in the actors
+        moderator=None,  # type: ignore[arg-type]  # inference happens in ``submitter``
         options=options,
         state=ScanState(out_dir),
         settings=settings,
@@ -114,16 +127,14 @@ def scan_one(
     outcome: dict[str, Any] = {}
 
     def work() -> None:
-        pool = ActorPool(actors, options.max_batch, max(options.max_wait_ms, 5.0))
         try:
-            body = scanner.scan_video(source, pool).to_dict()  # type: ignore[arg-type]
+            body = scanner.scan_video(source, submitter).to_dict()
             if options.transcribe and body["JobStatus"] == JobStatus.SUCCEEDED.value:
                 scanner.transcribe(source, body)  # subtitles go beside the result: --out must be shared
             outcome["body"] = body
-        except BaseException as exc:  # raised in the task below, as Ray reports a task's error
+        except BaseException as exc:  # raised below, as Ray reports a task's error
             outcome["error"] = exc
         finally:
-            pool.close()
             events.put(_END)
 
     thread = threading.Thread(target=work, name="fw-ray-scan", daemon=True)
@@ -134,6 +145,47 @@ def scan_one(
     if "error" in outcome:
         raise outcome["error"]
     yield ("done", source, outcome["body"], None)
+
+
+def scan_one(
+    intervals_ms: dict[str, float],
+    source: str,
+    options: ScanOptions,
+    settings: Settings,
+    model_versions: dict[str, str],
+    min_confidence: float,
+    out_dir: Any,
+    actors: Sequence[Any],
+) -> Iterator[tuple[str, str, Any, Any]]:
+    """The body of a video task (``mode="tasks"``): :func:`stream_scan` against the actor pool.
+
+    A Ray generator task: it streams its events to the driver while it scans (no relay
+    actor, no polling).
+    """
+    size_decoder_to_task()
+    pool = ActorPool(actors, options.max_batch, max(options.max_wait_ms, 5.0))
+    try:
+        yield from stream_scan(
+            pool, intervals_ms, source, options, settings, model_versions, min_confidence, out_dir
+        )
+    finally:
+        pool.close()
+
+
+def prestart(
+    ray_options: RayOptions, analyzers: list[str] | None, settings: Settings, min_confidence: float | None
+) -> Any:
+    """Join the cluster and place the scan actors (mode "nodes") so that they load their
+    models while the caller loads its own (the CLI does, to check the settings and name the
+    model versions); pass the result as ``RayScanner.dispatch``.  None in mode "tasks"."""
+    if ray_options.mode != "nodes":
+        return None
+    from framewarden.engines.ray_scan_nodes import NodeDispatch
+
+    ray = connect(ray_options.address)
+    return NodeDispatch(
+        ray, analyzers, settings, min_confidence, ScanOptions(), room_timeout_s=ray_options.room_timeout_s
+    ).start()
 
 
 @dataclass
@@ -152,6 +204,7 @@ class RayScanner:
     actor_stats: list[dict[str, float]] = field(default_factory=list)
     stopped: bool = field(default=False, init=False)  # Ctrl-C: what was done is saved, the rest is not
     ready_at: float | None = field(default=None, init=False)  # time.time() when every model was loaded
+    dispatch: Any = None  # mode "nodes": actors placed beforehand by prestart()
 
     def run(self, sources: Sequence[str]) -> list[ScanOutcome]:
         """Scan every source on the cluster; outcomes in the order of ``sources``."""
@@ -167,8 +220,9 @@ class RayScanner:
             else:
                 todo.append(source)
         if todo:
+            run = self._run_tasks if self.ray_options.mode == "tasks" else self._run_nodes
             try:
-                self._run_tasks(ray, todo, outcomes)
+                run(ray, todo, outcomes)
             except KeyboardInterrupt:
                 self.stopped = True  # the tasks were cancelled; finished videos are saved
         return [outcomes.get(s) or ScanOutcome.interrupted(s, self.state.result_path(s)) for s in sources]
@@ -185,6 +239,8 @@ class RayScanner:
             max_wait_ms=opts.max_wait_ms,
             num_cpus=ro.actor_cpus,
             max_concurrency=ro.actor_concurrency,
+            room_timeout_s=ro.room_timeout_s,
+            task_cpus=ro.task_cpus,
         )
 
     def _run_tasks(self, ray: Any, todo: list[str], outcomes: dict[str, ScanOutcome]) -> None:
@@ -231,21 +287,67 @@ class RayScanner:
                         kind, a = "error", exc
                     except Exception as exc:  # the task's own error (a bug): the video FAILED
                         kind, a = "error", exc
-                    if kind == "start":
-                        self.listener.on_start(source, a)
-                    elif kind == "progress":
-                        self.listener.on_progress(source, a, b)
-                    else:
+                    if kind not in ("start", "progress"):
                         del streams[stream]
-                        body = a if kind == "done" else self._failed(source, a)
-                        path = self.state.save(source, body)
-                        self.listener.on_finish(source, body, False)
-                        outcomes[source] = ScanOutcome(source, body, path)
+                    self._on_event(source, (kind, source, a, b), outcomes)
             self.actor_stats = self._stats(ray, actors)
         finally:
             for stream in streams:
                 ray.cancel(stream, force=True)
             release_actors(ray, actors)
+
+    def _run_nodes(self, ray: Any, todo: list[str], outcomes: dict[str, ScanOutcome]) -> None:
+        from framewarden.engines.ray_scan_nodes import NodeDispatch
+
+        dispatch = self.dispatch or NodeDispatch(
+            ray,
+            self.analyzers,
+            self.settings,
+            self.min_confidence,
+            self.options,
+            room_timeout_s=self.ray_options.room_timeout_s,
+        )
+        lost = dict.fromkeys(todo, 0)
+
+        def scan_args(source: str) -> tuple[Any, ...]:
+            return (
+                self.intervals_ms,
+                source,
+                self.options,
+                self.settings,
+                self.model_versions,
+                self.min_confidence,
+                self.state.out_dir,
+            )
+
+        def on_lost(source: str, exc: BaseException) -> bool:
+            lost[source] += 1
+            if lost[source] > self.ray_options.task_retries:
+                return False
+            log.warning("%s: its Ray node or actor was lost (%s); scanning it again", source, exc)
+            return True
+
+        self.dispatch = None  # its actors end with this scan
+        try:
+            dispatch.run(todo, scan_args, lambda src, event: self._on_event(src, event, outcomes), on_lost)
+            self.ready_at = dispatch.ready_at
+            self.actor_stats = dispatch.stats()
+        finally:
+            dispatch.close()
+
+    def _on_event(
+        self, source: str, event: tuple[str, str, Any, Any], outcomes: dict[str, ScanOutcome]
+    ) -> None:
+        kind, _, a, b = event
+        if kind == "start":
+            self.listener.on_start(source, a)
+        elif kind == "progress":
+            self.listener.on_progress(source, a, b)
+        else:
+            body = a if kind == "done" else self._failed(source, a)
+            path = self.state.save(source, body)
+            self.listener.on_finish(source, body, False)
+            outcomes[source] = ScanOutcome(source, body, path)
 
     @staticmethod
     def _stats(ray: Any, actors: Sequence[Any]) -> list[dict[str, float]]:
