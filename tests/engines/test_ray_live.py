@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -221,6 +222,31 @@ def _stream_shape_overfills_its_node(api: Api, server: NginxRtmp) -> None:
     assert f'framewarden_frames_total{{channel="{LONG_GOP}"' not in metrics  # its series went with it
 
 
+def _inference_crash_is_survived(api: Api, cluster: Any, channel: str) -> None:
+    head = cluster.head_node.node_id
+    actor = api.runtime.channels.inference[head]  # type: ignore[attr-defined]
+    pid = ray.get(actor.pid.remote(), timeout=10)
+    os.kill(pid, signal.SIGKILL)
+    assert wait_until(lambda: _pid_or_none(actor) not in (None, pid), 60, 0.5)  # restarted, in place
+
+    def analyzed() -> float:
+        return _frames(api.call("GET", "/metrics").text, channel, "analyzed")
+
+    before = analyzed()
+    assert wait_until(lambda: analyzed() > before + 2, 30, 0.5)
+    assert api.state(channel) == "live" and api.stats(channel)["shared_inference"]
+    while not api.events.empty():  # the alerts from before the crash
+        api.events.get_nowait()
+    api.wait_event(lambda e: e.kind == "alert" and e.channel == channel, 60)  # it still alerts
+
+
+def _pid_or_none(actor: Any) -> int | None:
+    try:
+        return int(ray.get(actor.pid.remote(), timeout=5))
+    except Exception:  # restarting
+        return None
+
+
 def test_channels_move_off_a_lost_node_and_capacity_holds(api: Api, cluster: Any, rtmp: Any) -> None:
     server, _ = rtmp
     assert api.call("POST", "/v1/rules", json=RULE).status_code == 201
@@ -255,6 +281,9 @@ def test_channels_move_off_a_lost_node_and_capacity_holds(api: Api, cluster: Any
         lambda: all(_frames(api.call("GET", "/metrics").text, n, "decoded") > decoded[n] for n in CHANNELS),
         20, 0.5,
     )  # fmt: skip
+
+    # A crashed shared inference actor starts again in place (same node) and its channel goes on.
+    _inference_crash_is_survived(api, cluster, next(n for n, node in nodes.items() if node != worker_id))
 
     # The real stream shape: a channel whose keyframes are 4 s apart costs more than assumed.
     _stream_shape_overfills_its_node(api, server)
