@@ -464,3 +464,30 @@ def test_a_scrape_skips_actors_that_do_not_answer_in_time(cluster: Any) -> None:
     assert waited < 10.0  # ...without waiting for it (it takes 30 s)
     for actor in (quick, stuck):
         ray.kill(actor)
+
+
+SECOND_API = """
+import os, sys
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+import ray
+from framewarden.engines.ray_events import AnotherApiError, start_relay
+ray.init(address=sys.argv[1], log_to_driver=False)
+try:
+    start_relay(ray, ray.get_runtime_context().get_node_id(), claim_s=2.0)
+except AnotherApiError as exc:
+    print("REFUSED", exc)
+else:
+    print("ACCEPTED")
+"""
+
+
+def test_a_second_api_process_is_refused_the_clusters_channels(api: Api, cluster: Any) -> None:
+    """Each API process keeps its own books of the channels it placed: a second one on the same
+    cluster would place every channel twice, so it is refused with the reason."""
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    cmd = [sys.executable, "-c", SECOND_API, cluster.address]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert "REFUSED another API process already runs this cluster's live channels" in done.stdout, done.stderr
+    assert api.runtime.channels.names()  # the first API's channels go on

@@ -18,8 +18,10 @@ import asyncio
 import collections
 import logging
 import threading
+import time
 from typing import Any
 
+from framewarden.errors import ConfigError
 from framewarden.events import Event, EventBus
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,8 @@ _KEEP = 10_000  # events kept for a slow reader; older ones are dropped (the sto
 class EventRelay:
     """The relay actor's class (an asyncio actor: ``fetch`` waits without holding a thread)."""
 
-    def __init__(self) -> None:
+    def __init__(self, owner: str = "") -> None:
+        self._owner = owner
         self._events: collections.deque[tuple[int, dict[str, Any]]] = collections.deque(maxlen=_KEEP)
         self._seq = 0
         self._arrived: asyncio.Event | None = None
@@ -48,6 +51,10 @@ class EventRelay:
         signal = self._signal()
         signal.set()
         self._arrived = asyncio.Event()
+
+    async def owner(self) -> str:
+        """The Ray job (the API process) that started the relay."""
+        return self._owner
 
     async def node(self) -> str:
         """The node the relay runs on (for checks and the docs' claim that it sits by the API)."""
@@ -68,21 +75,59 @@ class EventRelay:
         return (fresh[-1][0] if fresh else after), [e for _, e in fresh]
 
 
-def start_relay(ray: Any, node_id: str) -> Any:
+RELAY_NAME = "framewarden-live-relay"
+NAMESPACE = "framewarden"
+_CLAIM_S = 15.0  # how long a new API process waits for a gone one's relay name to be released
+
+
+class AnotherApiError(ConfigError):
+    """Another API process already runs the live channels of this cluster."""
+
+
+def start_relay(ray: Any, node_id: str, claim_s: float = _CLAIM_S) -> Any:
     """The relay actor, pinned to ``node_id`` (the API's node), reserving no CPU.
 
     Pinned hard: a soft affinity lets Ray put it on any node, and losing that node would cut
     the WebSocket off from every channel.  A crashed relay process restarts in place and calls
-    to it are retried; the events it held then reach the store but not the WebSocket."""
+    to it are retried; the events it held then reach the store but not the WebSocket.
+
+    The relay's name marks the one API process that runs the cluster's live channels: each
+    keeps its own books of the channels it placed (admission, restarts), so a second one on
+    the same cluster would place its channels twice and admit past the nodes' budgets.  A
+    second API process is refused (:class:`AnotherApiError`) rather than let do that; a second
+    manager in the same process (tests) gets a relay of its own.  The name of an API process
+    that is gone is released by Ray within seconds; a new one waits up to ``claim_s`` for it.
+    """
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+    me = ray.get_runtime_context().get_job_id()
     actor_cls = ray.remote(EventRelay)
-    return actor_cls.options(
-        num_cpus=0,
-        max_restarts=-1,
-        max_task_retries=-1,
-        scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
-    ).remote()
+    options: dict[str, Any] = {
+        "num_cpus": 0,
+        "max_restarts": -1,
+        "max_task_retries": -1,
+        "scheduling_strategy": NodeAffinitySchedulingStrategy(node_id, soft=False),
+    }
+    deadline = time.monotonic() + claim_s
+    while True:
+        try:
+            return actor_cls.options(name=RELAY_NAME, namespace=NAMESPACE, **options).remote(me)
+        except ValueError:  # the name is taken
+            pass
+        try:
+            holder = ray.get_actor(RELAY_NAME, namespace=NAMESPACE)
+            owner = ray.get(holder.owner.remote(), timeout=5)
+        except Exception:  # released meanwhile, or its process is gone: claim it again
+            owner = None
+        if owner == me:
+            return actor_cls.options(**options).remote(me)
+        if owner is not None or time.monotonic() > deadline:
+            raise AnotherApiError(
+                "another API process already runs this cluster's live channels (Ray job "
+                f"{owner or 'unknown'}): one `serve --engine ray` per cluster runs them; "
+                "several behind a load balancer are not supported yet (docs/scale.md)"
+            )
+        time.sleep(0.5)
 
 
 class Forwarder:
