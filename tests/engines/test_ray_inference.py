@@ -98,3 +98,12 @@ def test_the_actors_count_no_head_without_cpus_and_leave_room_for_a_task() -> No
     assert default_actor_count(_FakeRay(0, 1), 0.5, 0.5) == 1
     assert default_actor_count(_FakeRay(0, 1, 1), 0.5, 0.5) == 2
     assert default_actor_count(_FakeRay(0, 2), 1.0, 1.0) == 1
+
+
+def test_a_replacement_actor_gets_the_lanes_of_its_share() -> None:
+    from framewarden.engines.ray_inference import actor_lanes
+
+    assert actor_lanes(8, 4) == 2  # a pool of 4 actors on 8 CPUs: 2 lanes each
+    assert actor_lanes(8, 1, of_total=4) == 2  # one of them replaced: still 2, not 8
+    assert actor_lanes(8, 1) == 8 and actor_lanes(64, 1) == 8  # capped
+    assert actor_lanes(1, 2) == 1  # at least one

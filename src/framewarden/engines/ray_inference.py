@@ -131,7 +131,7 @@ def start_actors(
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
     count = count or default_actor_count(ray, num_cpus, task_cpus)
-    lanes = max(1, min(8, round(cluster_cpus(ray) / max(count, of_total))))
+    lanes = actor_lanes(cluster_cpus(ray), count, of_total)
     groups: list[Any] = []
     if num_cpus > 0:
         # One group per actor, so that the reservation of an actor lost with its node can be
@@ -173,6 +173,13 @@ def start_actors(
             for actor, group in zip(actors, groups, strict=True):
                 _GROUPS[actor._actor_id.hex()] = group
     return actors
+
+
+def actor_lanes(cpus: float, count: int, of_total: int = 0) -> int:
+    """Inference lanes of each of ``count`` actors sharing ``cpus``: one per CPU it covers (at
+    most 8).  Replacements of lost actors cover their share of the whole pool (``of_total``),
+    not the cluster's CPUs over the replacements alone."""
+    return max(1, min(8, round(cpus / max(count, of_total, 1))))
 
 
 def _spread(ray: Any, count: int) -> list[str | None]:
