@@ -2,6 +2,8 @@
 
     python bench/speech.py [--repeat 1]
 
+Whisper runs twice: with its beam search (``beam_size`` 5, the default) and greedy (1).
+
 The synthetic set is made here: espeak-ng says known sentences (two voices,
 silence between them, and the same timeline again with music under it).
 Real-time factor = seconds of audio transcribed per second of wall time
@@ -49,9 +51,10 @@ def main() -> None:
         clips = synthetic_set(Path(tmp))
         tracks = [(name, read_audio(str(path)), ref) for name, path, ref in clips]
         rows = []
-        for model in ("whisper", "moonshine"):
+        runs = (("whisper", "whisper", 5), ("whisper-1", "whisper", 1), ("moonshine", "moonshine", 5))
+        for label, model, beam in runs:
             t0 = time.perf_counter()
-            transcriber = SpeechTranscriber(SpeechConfig(model=model, threads=2))
+            transcriber = SpeechTranscriber(SpeechConfig(model=model, threads=2, beam_size=beam))
             load_s = time.perf_counter() - t0
             audio_s = wall_s = 0.0
             errors = total = 0
@@ -66,7 +69,7 @@ def main() -> None:
                     e, n = word_errors(ref, " ".join(s.text for s in segments))
                     errors, total = errors + e, total + n
                     per_clip.append(f"{name}: {e / n:.1%}")
-            rows.append((model, audio_s / wall_s, errors / total, load_s, per_clip))
+            rows.append((label, audio_s / wall_s, errors / total, load_s, per_clip))
         base = rows[0][1]
         print(f"{'model':10} {'RTF (audio s / s)':>18} {'vs whisper':>10} {'WER':>7} {'load s':>7}  per clip")
         for model, rtf, wer, load_s, per_clip in rows:

@@ -86,6 +86,7 @@ class WhisperBackend:
             raise ConfigError(f"speech model whisper: no CTranslate2 model.bin in {path}")
         self.version = "tiny.en"
         self._language = config.language
+        self._beam = config.beam_size
         self._model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=config.threads)
         self._lock = threading.Lock()
 
@@ -98,7 +99,7 @@ class WhisperBackend:
             # detection cut a chunk decided whether a blocklisted phrase was heard. Beam 5 heard
             # it at all 11 offsets tried, for the same CPU (tests/speech/test_transcribe.py).
             segments, _ = self._model.transcribe(
-                pcm.astype(np.float32), language=self._language, beam_size=5, vad_filter=False,
+                pcm.astype(np.float32), language=self._language, beam_size=self._beam, vad_filter=False,
                 condition_on_previous_text=False,
             )  # fmt: skip
             return [(float(s.start), float(s.end), s.text.strip()) for s in segments if s.text.strip()]

@@ -31,6 +31,12 @@ class SpeechConfig(BaseModel):
     language: str = Field(default="en", description="Spoken language; the packaged models know only 'en'.")
     max_chunk_s: float = Field(default=20.0, gt=1, le=30, description="Longest voice chunk sent at once.")
     min_silence_ms: int = Field(default=400, ge=0, description="Pause that ends a voice chunk.")
+    beam_size: int = Field(
+        default=5,
+        ge=1,
+        le=10,
+        description="Whisper's beam width; 1 = greedy (its words can flip with where a chunk starts).",
+    )
 
 
 @dataclass(frozen=True, slots=True)
