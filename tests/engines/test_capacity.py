@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from framewarden.engines.capacity import CapacityError, CostModel, Ledger, StreamShape, estimate, reestimate
@@ -102,3 +105,29 @@ def test_a_channel_that_outgrew_its_node_moves_only_where_it_fits() -> None:
     assert ledger.relocate("big", {"a": 1.0, "b": 1.0, "c": 2.0}) == "c"
     assert ledger.node_of("big") == "c" and ledger.over_budget({"a": 1.0, "c": 2.0}) == {}
     assert ledger.relocate("unknown", {"c": 2.0}) is None
+
+
+def test_a_streams_keyframe_spacing_is_read_as_it_is_now(tmp_path: Path) -> None:
+    """A stream whose keyframes come 1 s apart, then every 4 s: its shape follows what was read
+    (a live stream's metadata knows only its first keyframes' spacing)."""
+    from framewarden.media.source import open_video
+
+    clip = tmp_path / "gop.mp4"
+    keys = ",".join(str(t) for t in (0, 1, 2, 3, 4, 8, 12, 16, 20))
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10:d=24",
+         "-c:v", "libx264", "-g", "1000", "-sc_threshold", "0", "-force_key_frames", keys,
+         "-pix_fmt", "yuv420p", str(clip)],
+        check=True,
+    )  # fmt: skip
+    with open_video(str(clip)) as video:
+        assert video.stats.keyframe_interval_s() is None  # nothing read yet: the metadata's
+        frames = video.frames(channel="gop", sample_interval_s=1.0)
+        for frame in frames:
+            if frame.pts_ms >= 6000:
+                assert StreamShape.of(video) == StreamShape(fps=10.0, gop_s=1.0)  # 0, 1, 2, 3, 4 s
+                break
+        for _ in frames:
+            pass
+        assert video.stats.keyframe_interval_s() == 4.0
+        assert StreamShape.of(video) == StreamShape(fps=10.0, gop_s=4.0)

@@ -81,15 +81,18 @@ class StreamShape:
 
     @classmethod
     def of(cls, source: Any) -> StreamShape | None:
-        """The shape of an opened source (its metadata's frame rate and keyframe spacing)."""
+        """The shape of an opened source: its frame rate, and its keyframe spacing as read so far
+        (the median of its last keyframes), or the metadata's (its first keyframes') before that."""
         meta = getattr(source, "metadata", None)
         if meta is None:
             return None
         fps = float(getattr(meta, "frame_rate", 0.0) or 0.0)
-        gop = getattr(meta, "keyframe_interval_s", None)
+        interval = getattr(getattr(source, "stats", None), "keyframe_interval_s", None)
+        measured = interval() if callable(interval) else None
+        gop = measured or getattr(meta, "keyframe_interval_s", None)
         shape = cls(
             fps=round(fps, 3) if 0 < fps <= _MAX_FPS else None,
-            gop_s=round(float(gop), 3) if gop else None,
+            gop_s=round(float(gop), 2) if gop else None,
         )
         return shape if shape.fps or shape.gop_s else None
 

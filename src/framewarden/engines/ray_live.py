@@ -165,6 +165,7 @@ class ChannelActor:
         self.bus = EventBus()
         self.forwarder = Forwarder(self.bus, relay)
         self.shape: StreamShape | None = None  # the stream's own rate and keyframe spacing, once open
+        self._opened: Any = None  # the open source (its stats keep the keyframe spacing current)
         self.registry = CollectorRegistry()  # this channel's series; the API's /metrics gathers them
         shared = find_inference(ray, self.node, settings) if settings.ray_live_shared_inference else None
         self.batcher: Any
@@ -222,6 +223,7 @@ class ChannelActor:
         def open_and_note(source: str, **options: Any) -> Any:
             opened = opener(source, **options)
             self.shape = StreamShape.of(opened) or self.shape
+            self._opened = opened  # read again at each snapshot: the spacing as it is now
             return opened
 
         return open_and_note
@@ -241,6 +243,8 @@ class ChannelActor:
         out["stats"]["node"] = self.node
         out["stats"]["restarted"] = bool(self.incarnation)
         out["stats"]["shared_inference"] = self.shared_inference
+        if self._opened is not None:
+            self.shape = StreamShape.of(self._opened) or self.shape
         if self.shape is not None:
             out["stats"]["stream"] = self.shape.to_dict()
         return out

@@ -24,11 +24,13 @@ same for a file and for a live stream.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import statistics
 import time
 from collections import deque
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -77,6 +79,7 @@ PREFETCH_MAX_PACKETS = 1500
 PREFETCH_MAX_BYTES = 32 * 1024 * 1024
 PREFETCH_MAX_MEDIA_S = 30.0
 LIVE_KEYFRAMES_FOR_SPACING = 2  # one gap: a live viewer should not wait for several GOPs
+_KEYFRAMES_KEPT = 5  # the last 4 spacings: a change shows after 4 new GOPs
 MAX_DECODE_ERRORS = 50  # a few broken packets are skipped, as ffmpeg does; a broken stream is not
 
 
@@ -89,6 +92,17 @@ class SourceStats:
     keyframes_only: bool = False
     packets: int = 0  # packets sent to the decoder
     decode_errors: int = 0  # packets the decoder refused (skipped)
+    # Media times (s) of the last keyframes read: the stream's keyframe spacing as it is now,
+    # where the metadata has only its first keyframes' (live channels are costed by it).
+    keyframe_times_s: deque[float] = field(default_factory=lambda: deque(maxlen=_KEYFRAMES_KEPT))
+
+    def keyframe_interval_s(self) -> float | None:
+        """The median spacing of the last keyframes read (None before three were)."""
+        times = sorted(set(tuple(self.keyframe_times_s)))  # a copy in one C call: the decoder appends
+        gaps = [b - a for a, b in itertools.pairwise(times) if b > a]
+        if len(gaps) < 2:
+            return None
+        return float(statistics.median(gaps))
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,7 +388,10 @@ class VideoSource:
         last_ms: float | None = None
         frame_ms = 1000.0 / self.metadata.frame_rate if self.metadata.frame_rate else 0.0
         arrived = time.time()
+        keyframe_times = self.stats.keyframe_times_s
         for packet, arrived in self._packets():
+            if packet.is_keyframe and packet.pts is not None and packet.time_base is not None:
+                keyframe_times.append(float(packet.pts * packet.time_base))
             # Empty packets (AVI "repeat" frames, PyAV's end marker) would put the decoder in drain mode.
             if not packet.size or (keyframes_only and not packet.is_keyframe):
                 continue
