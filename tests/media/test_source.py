@@ -388,3 +388,39 @@ def test_live_tcp_stream_frames_carry_arrival_time(ts_file: Path) -> None:
     assert started - 10 < arrivals[0] and arrivals[-1] <= ended
     # -re paces at real time: later frames arrived later than the first (media time ~ wall time)
     assert arrivals[-1] - arrivals[0] > 0.5
+
+
+def _gop_clip(path: Path, keyframes_s: tuple[float, ...], seconds: int) -> Path:
+    keys = ",".join(f"{t:g}" for t in keyframes_s)
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size=160x120:rate=10:d={seconds}",
+         "-c:v", "libx264", "-g", "1000", "-sc_threshold", "0", "-force_key_frames", keys,
+         "-pix_fmt", "yuv420p", "-f", "mpegts", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+def test_a_live_stream_whose_keyframes_spread_out_is_decoded_whole_from_then_on(tmp_path: Path) -> None:
+    """Keyframes 1 s apart for 5 s, then 4 s apart: sampled at 1 frame/s, keyframes alone
+    sufficed at first; from the first 4 s gap on, every frame is decoded so the samples stay
+    1 s apart (keyframes only would have given one every 4 s)."""
+    clip = _gop_clip(tmp_path / "spread.ts", (0, 1, 2, 3, 4, 8, 12, 16, 20), 24)
+    with open_video(str(clip), live=True) as video:
+        assert video.metadata.keyframe_interval_s == pytest.approx(1.0)  # what admission sees
+        times = [f.pts_ms / 1000.0 for f in video.frames(channel="c", sample_interval_s=1.0)]
+        assert not video.stats.keyframes_only
+    assert times[:5] == pytest.approx([0, 1, 2, 3, 4], abs=0.05)  # keyframes only, at first
+    later = [t for t in times if t >= 8.0]
+    gaps = [b - a for a, b in itertools.pairwise(later)]
+    assert len(later) >= 15 and max(gaps) <= 1.05  # every second again, after the one 4 s gap
+
+
+def test_a_live_stream_whose_keyframes_close_up_goes_back_to_keyframes_only(tmp_path: Path) -> None:
+    clip = _gop_clip(tmp_path / "close.ts", (0, 4, 8, *range(9, 20)), 20)
+    with open_video(str(clip), live=True) as video:
+        times = [f.pts_ms / 1000.0 for f in video.frames(channel="c", sample_interval_s=1.0)]
+        decoded = video.stats.decoded
+        assert video.stats.keyframes_only  # back to keyframes once they are 1 s apart again
+    assert max(b - a for a, b in itertools.pairwise(times)) <= 1.05
+    assert decoded < 200  # not every one of the 200 frames

@@ -366,19 +366,34 @@ class VideoSource:
         """Upright RGB frames sampled by media time, scaled so the longer side <= ``max_side``."""
         if max_side < 0:
             raise ValueError(f"max_side must be >= 0, got {max_side}")
+        # A live stream's keyframe spacing is known from its first keyframes only, and a publisher
+        # may change it: re-decided as the stream goes (see decoded_frames).
+        adapt = self.live and keyframes_only is None and sample_interval_s > 0
         if keyframes_only is None:
             keyframes_only = use_keyframes_only(sample_interval_s, self.metadata.keyframe_interval_s)
         # Nearest-keyframe picking holds one keyframe back: fine for files, not for live latency.
         policy: Policy = "nearest" if keyframes_only and not self.live else "first"
         sampler: Sampler[DecodedFrame] = Sampler(sample_interval_s, policy)
-        for decoded in self.decoded_frames(keyframes_only=keyframes_only):
+        decoded_frames = self.decoded_frames(
+            keyframes_only=keyframes_only, adapt_to_interval_s=sample_interval_s if adapt else None
+        )
+        for decoded in decoded_frames:
             for kept in sampler.push(decoded.pts_ms / 1000.0, decoded):
                 yield self._convert(kept, channel, max_side)
         for kept in sampler.flush():
             yield self._convert(kept, channel, max_side)
 
-    def decoded_frames(self, *, keyframes_only: bool = False) -> Iterator[DecodedFrame]:
-        """Every decoder output, unconverted (for callers with their own conversion, e.g. vPDQ)."""
+    def decoded_frames(
+        self, *, keyframes_only: bool = False, adapt_to_interval_s: float | None = None
+    ) -> Iterator[DecodedFrame]:
+        """Every decoder output, unconverted (for callers with their own conversion, e.g. vPDQ).
+
+        ``adapt_to_interval_s``: re-decide keyframes-only decoding at each keyframe for that
+        sample interval, from the spacing read so far: full decoding from the first keyframe
+        that comes later than the interval (keyframes alone would leave samples out), keyframes
+        only again once the median of the last spacings fits the interval.  A switch happens at
+        a keyframe, where the decoder needs nothing from before.
+        """
         if self._consumed:
             raise RuntimeError(f"{self.source}: frames can be read only once per open_video()")
         self._consumed = True
@@ -392,6 +407,16 @@ class VideoSource:
         for packet, arrived in self._packets():
             if packet.is_keyframe and packet.pts is not None and packet.time_base is not None:
                 keyframe_times.append(float(packet.pts * packet.time_base))
+                if adapt_to_interval_s is not None:
+                    wanted = self._keyframes_suffice(adapt_to_interval_s, keyframes_only)
+                    if wanted != keyframes_only:
+                        keyframes_only = self.stats.keyframes_only = wanted
+                        cc.skip_frame = "NONKEY" if wanted else "DEFAULT"
+                        log.info(
+                            "%s: keyframes now %.1f s apart: %s",
+                            self.source, self.stats.keyframe_interval_s() or 0.0,
+                            "keyframes only" if wanted else "decoding every frame",
+                        )  # fmt: skip
             # Empty packets (AVI "repeat" frames, PyAV's end marker) would put the decoder in drain mode.
             if not packet.size or (keyframes_only and not packet.is_keyframe):
                 continue
@@ -403,6 +428,16 @@ class VideoSource:
             raise CorruptInputError(self.source, "no frame could be decoded (corrupt video data)")
 
     # --- internals ------------------------------------------------------------
+    def _keyframes_suffice(self, interval_s: float, now: bool) -> bool:
+        """Whether keyframes alone still cover ``interval_s``: no from the first longer spacing;
+        yes again when the median of the last spacings fits (so one short gap does not flip it)."""
+        times = self.stats.keyframe_times_s
+        if len(times) < 2:
+            return now
+        if now:
+            return use_keyframes_only(interval_s, times[-1] - times[-2])
+        return use_keyframes_only(interval_s, self.stats.keyframe_interval_s())
+
     def _emit(
         self, frame: VideoFrame, arrived: float, last_ms: float | None, frame_ms: float
     ) -> Generator[DecodedFrame, None, float]:
