@@ -32,6 +32,7 @@ def import_ray() -> Any:
 def connect(address: str | None) -> Any:
     """Join the cluster at ``address`` (``auto``, ``ray://host:port``, ``host:port``) or, when
     None, start a private one-node cluster in this process.  Returns the ``ray`` module."""
+    global _connected_here
     ray = import_ray()
     if ray.is_initialized():
         return ray
@@ -61,7 +62,23 @@ def connect(address: str | None) -> Any:
         raise RayUnavailableError(
             f"cannot reach the Ray cluster at {address or 'a new local one'}: {exc}"
         ) from exc
+    _connected_here = True
     return ray
+
+
+_connected_here = False  # this module joined (or started) the cluster, not the caller
+
+
+def disconnect() -> None:
+    """Leave the cluster if :func:`connect` joined it (a scan's driver, once done): a driver
+    left to Python's exit takes about half a second longer to end.  A connection the caller
+    made itself (a test's, a notebook's) is left alone."""
+    global _connected_here
+    if _connected_here:
+        import ray
+
+        _connected_here = False
+        ray.shutdown()
 
 
 def node_cpus(ray: Any) -> dict[str, float]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from framewarden.config import Settings
-from framewarden.engines.ray_cluster import connect, lost_worker_errors
+from framewarden.engines.ray_cluster import connect, disconnect, lost_worker_errors
 from framewarden.engines.ray_inference import (
     ROOM_TIMEOUT_S,
     ActorPool,
@@ -219,12 +219,18 @@ class RayScanner:
                 outcomes[source] = ScanOutcome(source, done, self.state.result_path(source), resumed=True)
             else:
                 todo.append(source)
-        if todo:
-            run = self._run_tasks if self.ray_options.mode == "tasks" else self._run_nodes
-            try:
-                run(ray, todo, outcomes)
-            except KeyboardInterrupt:
-                self.stopped = True  # the tasks were cancelled; finished videos are saved
+        try:
+            if todo:
+                run = self._run_tasks if self.ray_options.mode == "tasks" else self._run_nodes
+                try:
+                    run(ray, todo, outcomes)
+                except KeyboardInterrupt:
+                    self.stopped = True  # the tasks were cancelled; finished videos are saved
+        finally:
+            if self.dispatch is not None:  # prestarted, never used (every video was done already)
+                self.dispatch.close()
+                self.dispatch = None
+            disconnect()
         return [outcomes.get(s) or ScanOutcome.interrupted(s, self.state.result_path(s)) for s in sources]
 
     def _start_actors(self, ray: Any) -> list[Any]:
