@@ -32,7 +32,7 @@ def import_ray() -> Any:
 def connect(address: str | None) -> Any:
     """Join the cluster at ``address`` (``auto``, ``ray://host:port``, ``host:port``) or, when
     None, start a private one-node cluster in this process.  Returns the ``ray`` module."""
-    global _connected_here
+    global _joined
     ray = import_ray()
     if ray.is_initialized():
         return ray
@@ -62,22 +62,29 @@ def connect(address: str | None) -> Any:
         raise RayUnavailableError(
             f"cannot reach the Ray cluster at {address or 'a new local one'}: {exc}"
         ) from exc
-    _connected_here = True
+    _joined = _connection(ray)
     return ray
 
 
-_connected_here = False  # this module joined (or started) the cluster, not the caller
+_joined: tuple[str, str] | None = None  # the connection connect() made (see _connection); None: none
+
+
+def _connection(ray: Any) -> tuple[str, str]:
+    """Which connection this is: the cluster's session (unique per cluster) and this driver's
+    job in it (unique within the cluster); a driver's worker id alone repeats across clusters."""
+    context = ray.get_runtime_context()
+    return (context.get_session_name(), context.get_job_id())
 
 
 def disconnect() -> None:
     """Leave the cluster if :func:`connect` joined it (a scan's driver, once done): a driver
     left to Python's exit takes about half a second longer to end.  A connection the caller
-    made itself (a test's, a notebook's) is left alone."""
-    global _connected_here
-    if _connected_here:
-        import ray
-
-        _connected_here = False
+    made itself (a test's, a notebook's), or made again after connect()'s was shut down, is
+    left alone."""
+    global _joined
+    ray = import_ray()
+    joined, _joined = _joined, None
+    if joined is not None and ray.is_initialized() and _connection(ray) == joined:
         ray.shutdown()
 
 
