@@ -105,3 +105,11 @@ def lost_worker_errors() -> tuple[type[BaseException], ...]:
         rex.OwnerDiedError,
         rex.LocalRayletDiedError,
     )
+
+
+def lost_actor_errors() -> tuple[type[BaseException], ...]:
+    """The errors of a call whose actor died or cannot be reached (lost with its node, killed):
+    the call's work goes to another actor."""
+    from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+
+    return (ActorDiedError, ActorUnavailableError, RayActorError)

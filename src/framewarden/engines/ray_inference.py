@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from framewarden.config import Settings
-from framewarden.engines.ray_cluster import node_cpus
+from framewarden.engines.ray_cluster import lost_actor_errors, node_cpus
 from framewarden.errors import FramewardenError
 from framewarden.media.frame import Frame
 from framewarden.result import ModerationResult
@@ -261,12 +261,10 @@ class ActorPool:
     """
 
     def __init__(self, actors: Sequence[Any], max_batch: int = 8, max_wait_ms: float = 5.0) -> None:
-        from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
-
         self._actors = list(actors)
         self._next = itertools.count()
         self._lock = threading.Lock()
-        self._lost = (ActorDiedError, ActorUnavailableError, RayActorError)
+        self._lost = lost_actor_errors()
         self._max_batch = max(1, max_batch)
         self._max_wait_s = max_wait_ms / 1000.0
         self._buffer: list[tuple[Frame, Future[ModerationResult]]] = []

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from framewarden.config import Settings
-from framewarden.engines.ray_cluster import lost_worker_errors, node_cpus
+from framewarden.engines.ray_cluster import lost_actor_errors, lost_worker_errors, node_cpus
 from framewarden.engines.ray_inference import ROOM_TIMEOUT_S, InferenceActor, NoRoomForActorsError
 from framewarden.jobs.scan import ScanOptions
 
@@ -133,7 +133,7 @@ class NodeDispatch:
         on_lost: Callable[[str, BaseException], bool],
     ) -> None:
         ray = self.ray
-        lost_errors = (*lost_worker_errors(), *_actor_errors())
+        lost_errors = (*lost_worker_errors(), *lost_actor_errors())
         waiting = collections.deque(sources)
         streams: dict[Any, tuple[str, str]] = {}  # stream -> (source, node id)
         self._look_for_nodes(force=not self.nodes)
@@ -249,7 +249,7 @@ class NodeDispatch:
                 try:
                     self.ray.get(node.ready)
                 except Exception as exc:  # a model that does not load fails the scan at once
-                    if not isinstance(exc, (*lost_worker_errors(), *_actor_errors())):
+                    if not isinstance(exc, (*lost_worker_errors(), *lost_actor_errors())):
                         raise
                     self._drop(node_id, exc)
                     continue
@@ -280,9 +280,3 @@ class NodeDispatch:
             self.ray.kill(node.actor)  # its streams fail as lost: their videos are queued again
         except Exception:
             log.debug("could not kill a scan actor", exc_info=True)
-
-
-def _actor_errors() -> tuple[type[BaseException], ...]:
-    from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
-
-    return (ActorDiedError, ActorUnavailableError, RayActorError)
