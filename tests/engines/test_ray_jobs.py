@@ -185,6 +185,19 @@ def _job_task_pids() -> list[int]:
     return pids
 
 
+def _task_pids_once_analyzing(client: TestClient, keys: dict[str, str], job_id: str) -> list[int]:
+    """The job task's processes, once it has analyzed frames (the job still running)."""
+    end = time.monotonic() + 120
+    while time.monotonic() < end:
+        job = client.get(f"/v1/jobs/{job_id}", headers=auth(keys["viewer"])).json()
+        assert job["status"] in {"running", "queued"}, job  # still to be disturbed
+        pids = _job_task_pids()
+        if pids and job["summary"].get("FramesAnalyzed", 0) > 0:
+            return pids
+        time.sleep(0.02)
+    raise AssertionError("no running job task found")
+
+
 def test_a_job_whose_ray_worker_dies_completes_without_duplicates(
     banked: Path, media: dict[str, Path], connected: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -196,16 +209,7 @@ def test_a_job_whose_ray_worker_dies_completes_without_duplicates(
         keys = _keys(rt)
         with TestClient(create_app(rt)) as client:
             job_id = _submit(client, keys, media["long"], **spec)
-            end = time.monotonic() + 120
-            pids: list[int] = []
-            while time.monotonic() < end:
-                job = client.get(f"/v1/jobs/{job_id}", headers=auth(keys["viewer"])).json()
-                assert job["status"] == "running" or job["status"] == "queued", job  # still to be killed
-                pids = _job_task_pids()
-                if pids and job["summary"].get("FramesAnalyzed", 0) > 0:
-                    break
-                time.sleep(0.02)
-            assert pids, "no running job task found"
+            pids = _task_pids_once_analyzing(client, keys, job_id)
             for pid in pids:
                 psutil.Process(pid).kill()  # the worker process dies mid-job (SIGKILL)
             on_ray = _outcome(rt, client, keys, job_id)
@@ -270,16 +274,7 @@ def test_a_job_whose_node_is_lost_completes_on_another(
         keys = _keys(rt)
         with TestClient(create_app(rt)) as client:
             job_id = _submit(client, keys, media["long"], **spec)
-            end = time.monotonic() + 120
-            pids: list[int] = []
-            while time.monotonic() < end:
-                job = client.get(f"/v1/jobs/{job_id}", headers=auth(keys["viewer"])).json()
-                assert job["status"] in {"running", "queued"}, job  # the node is still to be removed
-                pids = _job_task_pids()
-                if pids and job["summary"].get("FramesAnalyzed", 0) > 0:
-                    break
-                time.sleep(0.02)
-            assert pids, "no running job task found"
+            pids = _task_pids_once_analyzing(client, keys, job_id)
             raylets = {psutil.Process(pid).ppid() for pid in pids}  # a worker's parent is its node's raylet
             doomed = [n for n in workers if n.all_processes["raylet"][0].process.pid in raylets]
             assert len(doomed) == 1
