@@ -26,6 +26,9 @@ class Event:
     payload: dict[str, Any]
     channel: str = ""
     at: float = field(default_factory=time.time)
+    # Which process published it, when it came from another (a Ray cluster's relay): ""
+    # for an event made here.  Not sent to clients.
+    origin: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "channel": self.channel, "at": self.at, "payload": self.payload}

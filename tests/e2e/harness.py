@@ -70,6 +70,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def import_harness() -> None:
+    """A Ray worker's setup hook: import this module, which registers the known-answer analyzers."""
+    import tests.e2e.harness  # noqa: F401
+
+
 def wait_until(predicate, timeout_s: float, interval_s: float = 0.1) -> bool:  # type: ignore[no-untyped-def]
     """Poll ``predicate`` until it is truthy or the time is up; returns the last answer."""
     deadline = time.monotonic() + timeout_s

@@ -24,13 +24,23 @@ from tests.e2e.harness import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCH = "import tests.e2e.harness; from framewarden.cli import app; app(prog_name='framewarden')"
+# The same on a Ray cluster ($FW_TEST_RAY_ADDRESS): its worker processes import the harness too.
+RAY_LAUNCH = (
+    "import os, ray, tests.e2e.harness as h; "
+    "ray.init(address=os.environ['FW_TEST_RAY_ADDRESS'], log_to_driver=False, runtime_env={"
+    "'env_vars': {'PYTHONPATH': os.environ['PYTHONPATH']}, 'worker_process_setup_hook': h.import_harness}); "
+    "from framewarden.cli import app; app(prog_name='framewarden')"
+)
 
 
 class ServeProcess:
     """``framewarden serve`` with its own data dir, TOML settings and keys by role."""
 
-    def __init__(self, root: Path, toml: str = "", *, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, root: Path, toml: str = "", *, env: dict[str, str] | None = None, launch: str = LAUNCH
+    ) -> None:
         self.root = root
+        self.launch = launch
         self.data = root / "data"
         self.config = root / "framewarden.toml"
         self.config.write_text(toml)
@@ -49,7 +59,7 @@ class ServeProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def command(self, *args: str) -> list[str]:
-        return [sys.executable, "-c", LAUNCH, *args]
+        return [sys.executable, "-c", self.launch, *args]
 
     def create_key(self, role: str) -> str:
         done = subprocess.run(
@@ -63,6 +73,7 @@ class ServeProcess:
         return self.keys[role]
 
     def start(self, timeout_s: float = 90.0) -> ServeProcess:
+        self.root.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 self.command("serve", "--port", str(self.port)),

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from framewarden.actions.controllers import ControllerError
 from framewarden.engines.capacity import CapacityError
+from framewarden.engines.ray_switchboard import LeaderUnavailableError
 from framewarden.errors import ConfigError, InputError, TooLargeInputError
 from framewarden.pipeline.channels import DuplicateChannelError, UnknownChannelError
 from framewarden.store.errors import ConflictError, NotFoundError
@@ -28,6 +29,7 @@ STATUS: dict[type[Exception], int] = {
     ConfigError: 422,
     ControllerError: 502,  # the streaming server did not stop the stream: an upstream failure
     CapacityError: 503,  # no node has room for a live channel (engines/capacity.py)
+    LeaderUnavailableError: 503,  # the API process that runs the channels is changing (a few seconds)
 }
 
 Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]

@@ -84,8 +84,30 @@ class Runtime:
         self.start_live_speech()
         self.start_escalation()
         self.start_retention()
+        watch = getattr(self.channels, "watch", None)
+        if watch is not None:  # a follower on a Ray cluster: take over when the leader is gone
+            watch()
         log.info("framewarden runtime started (data dir %s)", self.settings.data_dir)
         return self
+
+    @property
+    def leads(self) -> bool:
+        """Whether this process runs the background work: always, but for a follower among
+        several API processes of a Ray cluster (engines/ray_leadership.py)."""
+        return bool(getattr(self.channels, "leading", True))
+
+    def _leader(self) -> Any:
+        """Who runs jobs and uploads when this process does not: the leader, through the relay."""
+        return None if self.leads else getattr(self.channels, "peer", None)
+
+    def _take_over(self) -> None:
+        """The leading API process of the cluster is gone and this one now leads: start what
+        it ran, from the store (channels, unfinished jobs and uploads, live speech)."""
+        self.restore_channels()
+        self.jobs.take_over()
+        self.start_watchers()
+        self.uploads.take_over()
+        self.start_live_speech()
 
     def start_database(self) -> None:
         self.db = open_database(self.settings)
@@ -141,18 +163,25 @@ class Runtime:
             max_side=preferred_max_side(self.moderator.analyzers),
             open_source=open_source_with_demo,
         )
-        rules, versions = self._load_rules()
         if self.settings.engine == "ray":  # channel workers as Ray actors (docs/scale.md)
-            from framewarden.engines.ray_live import RayChannelManager
+            from framewarden.engines.ray_leadership import ClusterChannels
 
-            self.channels = RayChannelManager(  # type: ignore[assignment]
-                context, rules=rules, rule_versions=versions, settings=self.settings
+            self.channels = ClusterChannels(  # type: ignore[assignment]
+                context,
+                load_rules=self._load_rules,
+                settings=self.settings,
+                targets={"jobs": lambda: self.jobs, "uploads": lambda: self.uploads},
+                on_lead=self._take_over,
             )
         else:
+            rules, versions = self._load_rules()
             self.channels = ChannelManager(
                 context, rules=rules, rule_versions=versions, settings=self.settings
             )
         self._stops.append(lambda: self.channels.close(30.0))
+        if not self.leads:
+            log.warning("another API process runs the channels, jobs and uploads: this one passes them on")
+            return
         if self.demo:
             self.add_demo_channel()
         self.restore_channels()
@@ -172,9 +201,15 @@ class Runtime:
             workers=self.settings.job_workers,
             live_share=self.settings.job_inference_share,
             live_active=self._live_channels,
+            leader=self._leader(),
         ).start()
         self._stops.append(lambda: self.jobs.close(10.0))
-        if self.settings.watch_urls:
+        self.start_watchers()
+
+    def start_watchers(self) -> None:
+        """Bucket watchers turn new objects into jobs (in the leading process only: two would
+        race to store the same job)."""
+        if self.settings.watch_urls and self.leads:
             from framewarden.jobs.watch import start_server_watchers
 
             self._stops.append(start_server_watchers(self))
@@ -193,12 +228,13 @@ class Runtime:
             rules=lambda: self._load_rules()[0],
             model_versions=self.moderator.model_versions,
             dispatcher=self.dispatcher,
+            leader=self._leader(),
         ).start()
         self._stops.append(lambda: self.uploads.close(30.0))
 
     def start_live_speech(self) -> None:
         """Transcribe live channels' audio (only when live_transcribe is set: it costs CPU)."""
-        if not self.settings.live_transcribe:
+        if not self.settings.live_transcribe or not self.leads:  # the leader transcribes them
             return
         from framewarden.actions.evidence import EvidenceStore
         from framewarden.pipeline.live_speech import LiveSpeech, LiveSpeechManager, evidence_writer

@@ -7,9 +7,14 @@ listening connection; a Ray actor is already at hand on every node, costs no CPU
 and keeps events in order per channel.  The store remains the record: the relay only carries
 what the WebSocket pushes, and a lost event is still in the results and alerts tables.
 
-The relay lives on the API's node, owned by the API process (it ends with it).  Actors push
-batches (``publish``, fire and forget, flushed every 50 ms); the API pulls them with a long
-poll (``fetch``) and republishes them on its local :class:`~framewarden.events.EventBus`.
+The relay lives on the leader API's node, owned by that process (it ends with it).  Actors
+push batches (``publish``, fire and forget, flushed every 50 ms); every API process of the
+cluster pulls them with a long poll (``fetch``, each with its own cursor) and republishes them
+on its local :class:`~framewarden.events.EventBus`.  Each API process also pushes the events
+it publishes itself (alerts a moderator resolved there, job progress, the leader's channel
+states), stamped with its own origin so that it skips them on the way back: a dashboard sees
+the same feed whichever API process its WebSocket reached.  The relay is also the switchboard
+of calls from the other API processes to the leader (:mod:`framewarden.engines.ray_switchboard`).
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ import collections
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
+from framewarden.engines.ray_switchboard import Switchboard
 from framewarden.errors import ConfigError
 from framewarden.events import Event, EventBus
 
@@ -30,7 +37,7 @@ _FLUSH_S = 0.05
 _KEEP = 10_000  # events kept for a slow reader; older ones are dropped (the store has them)
 
 
-class EventRelay:
+class EventRelay(Switchboard):
     """The relay actor's class (an asyncio actor: ``fetch`` waits without holding a thread)."""
 
     def __init__(self, owner: str = "") -> None:
@@ -81,22 +88,23 @@ _CLAIM_S = 15.0  # how long a new API process waits for a gone one's relay name 
 
 
 class AnotherApiError(ConfigError):
-    """Another API process already runs the live channels of this cluster."""
+    """Another API process runs the live channels of this cluster (or holds its relay's name)."""
 
 
-def start_relay(ray: Any, node_id: str, claim_s: float = _CLAIM_S) -> Any:
-    """The relay actor, pinned to ``node_id`` (the API's node), reserving no CPU.
+def claim_relay(ray: Any, node_id: str, claim_s: float = _CLAIM_S) -> tuple[Any, bool]:
+    """The cluster's relay and whether this process leads: ``(relay, True)`` when this process
+    started it, pinned to ``node_id`` (the API's node) and reserving no CPU; ``(relay, False)``
+    when another API process, alive, holds it.
 
     Pinned hard: a soft affinity lets Ray put it on any node, and losing that node would cut
     the WebSocket off from every channel.  A crashed relay process restarts in place and calls
     to it are retried; the events it held then reach the store but not the WebSocket.
 
-    The relay's name marks the one API process that runs the cluster's live channels: each
-    keeps its own books of the channels it placed (admission, restarts), so a second one on
-    the same cluster would place its channels twice and admit past the nodes' budgets.  A
-    second API process is refused (:class:`AnotherApiError`) rather than let do that; a second
-    manager in the same process (tests) gets a relay of its own.  The name of an API process
-    that is gone is released by Ray within seconds; a new one waits up to ``claim_s`` for it.
+    The relay's name marks the one API process that runs the cluster's live channels and
+    other background work (the leader): each keeps books of the channels it placed (admission,
+    restarts), so two would place every channel twice.  The others follow it.  A second manager
+    in the same process (tests) gets a relay of its own and leads it.  The name of an API
+    process that is gone is released by Ray within seconds; this waits up to ``claim_s`` for it.
     """
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -106,35 +114,59 @@ def start_relay(ray: Any, node_id: str, claim_s: float = _CLAIM_S) -> Any:
         "num_cpus": 0,
         "max_restarts": -1,
         "max_task_retries": -1,
+        "max_concurrency": 1000,  # followers' calls wait inside it
         "scheduling_strategy": NodeAffinitySchedulingStrategy(node_id, soft=False),
     }
     deadline = time.monotonic() + claim_s
     while True:
         try:
-            return actor_cls.options(name=RELAY_NAME, namespace=NAMESPACE, **options).remote(me)
+            return actor_cls.options(name=RELAY_NAME, namespace=NAMESPACE, **options).remote(me), True
         except ValueError:  # the name is taken
             pass
-        try:
-            holder = ray.get_actor(RELAY_NAME, namespace=NAMESPACE)
-            owner = ray.get(holder.owner.remote(), timeout=5)
-        except Exception:  # released meanwhile, or its process is gone: claim it again
-            owner = None
+        holder, owner = find_relay(ray), None
+        if holder is not None:
+            try:
+                owner = ray.get(holder.owner.remote(), timeout=5)
+            except Exception:  # its process is gone: the name is being released
+                owner = None
         if owner == me:
-            return actor_cls.options(**options).remote(me)
-        if owner is not None or time.monotonic() > deadline:
+            return actor_cls.options(**options).remote(me), True
+        if owner is not None:
+            return holder, False
+        if time.monotonic() > deadline:
             raise AnotherApiError(
-                "another API process already runs this cluster's live channels (Ray job "
-                f"{owner or 'unknown'}): one `serve --engine ray` per cluster runs them; "
-                "several behind a load balancer are not supported yet (docs/scale.md)"
+                f"the cluster's relay name is held by an API process that does not answer ({claim_s:g} s)"
             )
         time.sleep(0.5)
 
 
-class Forwarder:
-    """In a channel actor: everything published on the local bus goes to the relay in batches."""
+def find_relay(ray: Any) -> Any | None:
+    """The cluster's relay (the leader's), or None while there is none."""
+    try:
+        return ray.get_actor(RELAY_NAME, namespace=NAMESPACE)
+    except Exception:  # ValueError: no actor of that name
+        return None
 
-    def __init__(self, bus: EventBus, relay: Any) -> None:
-        self._relay = relay
+
+def start_relay(ray: Any, node_id: str, claim_s: float = _CLAIM_S) -> Any:
+    """A relay this process leads (a standalone channel manager): refused with
+    :class:`AnotherApiError` when another API process already leads the cluster."""
+    relay, leading = claim_relay(ray, node_id, claim_s)
+    if not leading:
+        raise AnotherApiError(
+            "another API process already runs this cluster's live channels: this one would place them twice"
+        )
+    return relay
+
+
+class Forwarder:
+    """Everything published on a local bus goes to the relay in batches: in a channel actor, all
+    of it; in an API process (``origin`` set), only what was made there, stamped with it."""
+
+    def __init__(
+        self, bus: EventBus, relay: Any, *, origin: str = "", find: Callable[[], Any] | None = None
+    ) -> None:
+        self._relay, self._find, self._origin = relay, find, origin
         self._pending: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -143,17 +175,27 @@ class Forwarder:
         self._thread.start()
 
     def _keep(self, event: Event) -> None:
+        if event.origin:  # it came from the relay: sending it back would loop
+            return
+        raw = event.to_dict()
+        if self._origin:
+            raw["origin"] = self._origin
         with self._lock:
-            self._pending.append(event.to_dict())
+            self._pending.append(raw)
 
     def flush(self) -> None:
         with self._lock:
             batch, self._pending = self._pending, []
-        if batch:
-            try:
-                self._relay.publish.remote(batch)
-            except Exception:  # the API is gone: the store still has every record
-                log.warning("event relay unreachable; %d event(s) not pushed", len(batch))
+        if not batch:
+            return
+        relay = self._find() if self._find is not None else self._relay
+        if relay is None:
+            log.debug("no event relay now; %d event(s) not pushed", len(batch))
+            return
+        try:
+            relay.publish.remote(batch)
+        except Exception:  # the API is gone: the store still has every record
+            log.warning("event relay unreachable; %d event(s) not pushed", len(batch))
 
     def _run(self) -> None:
         while not self._stop.wait(_FLUSH_S):
@@ -167,10 +209,12 @@ class Forwarder:
 
 
 class Pump:
-    """In the API process: pulls the relay's events onto the local bus (WebSocket, notifiers)."""
+    """In an API process: pulls the relay's events onto the local bus (the WebSocket), leaving
+    out those this process pushed itself (``origin``).  ``find`` gives the relay, looked up
+    again after a failure: a new leader's relay replaces a gone one."""
 
-    def __init__(self, ray: Any, relay: Any, bus: EventBus) -> None:
-        self._ray, self._relay, self._bus = ray, relay, bus
+    def __init__(self, ray: Any, find: Callable[[], Any], bus: EventBus, *, origin: str = "") -> None:
+        self._ray, self._find, self._bus, self._origin = ray, find, bus, origin
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fw-event-pump", daemon=True)
 
@@ -179,20 +223,31 @@ class Pump:
         return self
 
     def _run(self) -> None:
-        cursor = 0
+        cursor, relay, relay_id = 0, None, None
         while not self._stop.is_set():
+            if relay is None:
+                relay = self._find()
+                if relay is None:
+                    self._stop.wait(0.5)
+                    continue
+                if getattr(relay, "_actor_id", None) != relay_id:  # a new leader's relay: from its start
+                    cursor, relay_id = 0, getattr(relay, "_actor_id", None)
             try:
-                cursor, events = self._ray.get(self._relay.fetch.remote(cursor, 1.0), timeout=10.0)
+                cursor, events = self._ray.get(relay.fetch.remote(cursor, 1.0), timeout=10.0)
             except Exception as exc:
                 if self._stop.is_set():
                     return
-                log.warning("event relay: %s", exc)
+                log.warning("event relay: %s", type(exc).__name__)
+                relay = None
                 self._stop.wait(0.5)
                 continue
             for raw in events:
-                self._bus.publish(
-                    Event(raw["kind"], raw["payload"], channel=raw.get("channel", ""), at=raw["at"])
-                )
+                origin = raw.get("origin") or "cluster"
+                if origin == self._origin:
+                    continue
+                channel = raw.get("channel", "")
+                event = Event(raw["kind"], raw["payload"], channel=channel, at=raw["at"], origin=origin)
+                self._bus.publish(event)
 
     def close(self) -> None:
         self._stop.set()

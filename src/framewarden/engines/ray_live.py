@@ -325,7 +325,10 @@ class RayChannelManager:
         rules: Sequence[Rule] = (),
         rule_versions: Mapping[str, int] | None = None,
         settings: Settings,
+        relay: Any = None,
     ) -> None:
+        """``relay``: the cluster's relay that the caller leads and pumps
+        (:class:`~framewarden.engines.ray_leadership.ClusterChannels`); None: a relay of its own."""
         from framewarden.engines.ray_cluster import connect
         from framewarden.engines.ray_events import Pump, start_relay
         from framewarden.engines.ray_metrics import ClusterRegistry
@@ -350,8 +353,11 @@ class RayChannelManager:
         self._actor_cls = self.ray.remote(ChannelActor)
         self._over: set[str] = set()  # nodes past their budget (logged when that changes)
         self.inference: dict[str, Any] = {}  # node -> its shared inference actor (the setting on)
-        self.relay = start_relay(self.ray, self.ray.get_runtime_context().get_node_id())
-        self.pump = Pump(self.ray, self.relay, context.events).start()
+        self._base_registry = context.metrics.registry
+        self.relay, self.pump = relay, None
+        if relay is None:
+            self.relay = start_relay(self.ray, self.ray.get_runtime_context().get_node_id())
+            self.pump = Pump(self.ray, lambda: self.relay, context.events).start()
         self._gauge = _gauge(
             context.metrics.registry, "framewarden_capacity_cpus",
             "Live-channel capacity per Ray node: CPUs (total), real-time budget, reserved by channels.",
@@ -407,6 +413,20 @@ class RayChannelManager:
             self._place(placed, start)
             self._channels[name] = placed
         self.capacity()
+        return self.snapshot(name)
+
+    def hold(self, name: str, source: str, reason: str, *, trusted: bool = False) -> ChannelSnapshot:
+        """Keep a stored channel that no longer passes today's checks, in ``error`` with the
+        reason and no actor, so that moderators see it (as the one-process manager does)."""
+        check_channel_name(name)
+        with self._lock:
+            if name in self._channels:
+                raise DuplicateChannelError(f"channel {name!r} already exists")
+            placed = _Placed(name, source, trusted, None, None, estimate(1.0, self.costs))
+            rule = resolve(self._rules, name)
+            placed.target = (rule, self._versions.get(rule.id, 0))
+            placed.failed, placed.failed_since = redact_text(reason), time.time()
+            self._channels[name] = placed
         return self.snapshot(name)
 
     def _place(self, placed: _Placed, start: bool) -> None:
@@ -473,7 +493,8 @@ class RayChannelManager:
         placed = self._get(name)
         if not placed.failed:  # an actor that never started has nothing to close
             self._call(placed, "close", timeout, wait=timeout + _CALL_S)
-        self.ray.kill(placed.actor, no_restart=True)
+        if placed.actor is not None:  # None: held in error, never placed
+            self.ray.kill(placed.actor, no_restart=True)
         with self._lock:
             self._channels.pop(name, None)
         self.ledger.release(name)
@@ -481,11 +502,14 @@ class RayChannelManager:
 
     def start(self, name: str) -> ChannelSnapshot:
         placed = self._get(name)
+        if placed.actor is None:  # held: its stored source or controller is no longer allowed
+            raise ConfigError(f"channel {name!r} may not start: {placed.failed}")
         if placed.failed:
             # Its actor never started (a missing model, bad settings): try a new one, which may
             # land on another node and fail again with the same reason if nothing changed.
             with self._lock:
-                self.ray.kill(placed.actor, no_restart=True)
+                if placed.actor is not None:
+                    self.ray.kill(placed.actor, no_restart=True)
                 self._place(placed, True)
             self.capacity()
         else:
@@ -518,23 +542,36 @@ class RayChannelManager:
         with self._lock:
             return name in self._channels
 
+    def contains(self, name: str) -> bool:
+        """``name in manager``, as a method another API process can call."""
+        return name in self
+
+    def cluster_metrics(self) -> list[Any]:
+        """What another API process's ``/metrics`` adds to its own: the channel actors' series
+        and the capacity gauges of these books."""
+        self.capacity()
+        own = [f for f in self._base_registry.collect() if f.name.startswith("framewarden_capacity")]
+        return self._actor_metrics() + own
+
     def close(self, timeout: float = 30.0) -> None:
         """Stop every channel (gracefully), then the relay."""
         self._stop.set()
         with self._lock:
             placed = list(self._channels.values())
-        refs = [p.actor.close.remote(timeout) for p in placed]
+        refs = [p.actor.close.remote(timeout) for p in placed if p.actor is not None and not p.failed]
         if refs:
             try:
                 self.ray.wait(refs, num_returns=len(refs), timeout=timeout + _CALL_S)
             except Exception:
                 log.exception("closing channel actors failed")
         for p in placed:
-            self.ray.kill(p.actor, no_restart=True)
+            if p.actor is not None:
+                self.ray.kill(p.actor, no_restart=True)
         for actor in self.inference.values():
             self.ray.kill(actor, no_restart=True)
-        self.pump.close()
-        self.ray.kill(self.relay, no_restart=True)
+        if self.pump is not None:  # its own relay (a caller's relay is the caller's to end)
+            self.pump.close()
+            self.ray.kill(self.relay, no_restart=True)
 
     # --- rules ---------------------------------------------------------------------------
     @property

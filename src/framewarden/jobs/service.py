@@ -29,7 +29,7 @@ from typing import Any
 
 from framewarden.actions.notifiers import Dispatcher, Message
 from framewarden.config import Settings
-from framewarden.errors import InputError
+from framewarden.errors import FramewardenError, InputError
 from framewarden.events import Event, EventBus
 from framewarden.jobs.manifest import parse_manifest
 from framewarden.jobs.runner import JobCancelled, JobExecutor, JobRunner
@@ -94,6 +94,9 @@ class JobService:
     live_share: float = 1.0  # the jobs' share of inference while live channels run
     live_active: Callable[[], bool] = lambda: False
     executor: JobExecutor | None = None  # None: settings.jobs_engine decides (local: this process)
+    # Another API process of a Ray cluster runs the jobs (engines/ray_switchboard.Peer): this one
+    # stores them and hands them over (docs/scale.md, several API processes).  None: it runs them.
+    leader: Any = None
     _queue: queue.Queue[str] = field(default_factory=queue.Queue, init=False)
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
     _running: dict[str, threading.Event] = field(default_factory=dict, init=False)
@@ -108,6 +111,8 @@ class JobService:
 
     # --- lifecycle -----------------------------------------------------------------
     def start(self) -> JobService:
+        if self.leader is not None:  # the leader resumed the stored jobs and runs the new ones
+            return self
         if self.executor is None and self.settings.jobs_engine == "ray":
             from framewarden.engines.ray_jobs import RayJobExecutor
 
@@ -124,6 +129,36 @@ class JobService:
             thread.start()
             self._threads.append(thread)
         return self
+
+    def take_over(self) -> JobService:
+        """This process now leads: run the jobs, the unfinished stored ones first."""
+        self.leader = None
+        return self.start()
+
+    def enqueue(self, job_ids: Sequence[str]) -> None:
+        """Run these stored jobs: here, or on the leader (a stored job is never lost: a leader
+        that does not answer now resumes it when one takes over)."""
+        if self.leader is None:
+            for job_id in job_ids:
+                self._queue.put(job_id)
+            return
+        try:
+            self.leader.call("jobs", "enqueue", list(job_ids))
+        except FramewardenError as exc:
+            log.warning("job(s) %s stay queued for the next leader: %s", ", ".join(job_ids), exc)
+
+    def stop_running(self, job_ids: Sequence[str]) -> None:
+        """Stop these jobs where they run (their cancel request is already stored)."""
+        if self.leader is not None:
+            try:
+                self.leader.call("jobs", "stop_running", list(job_ids))
+            except FramewardenError as exc:  # the next leader reads the stored request
+                log.warning("job(s) %s: stop not delivered: %s", ", ".join(job_ids), exc)
+            return
+        with self._lock:
+            for jid in job_ids:
+                if jid in self._running:
+                    self._running[jid].set()
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop the workers; running jobs stay ``running`` in the store and resume on restart."""
@@ -153,7 +188,7 @@ class JobService:
             session.flush()
             session.expunge(job)
         self._publish(job.id, "queued", {"source": spec.source})
-        self._queue.put(job.id)
+        self.enqueue([job.id])
         return job, True
 
     def submit_batch(self, manifest: str, template: JobSpec) -> Job:
@@ -182,8 +217,7 @@ class JobService:
                 )
             session.flush()
             session.expunge(batch)
-        for i in range(len(specs)):
-            self._queue.put(jobs_repo.child_job_id(batch_id, i))
+        self.enqueue([jobs_repo.child_job_id(batch_id, i) for i in range(len(specs))])
         self._publish(batch_id, "running", {"total": len(specs)})
         return batch
 
@@ -197,10 +231,7 @@ class JobService:
                 with contextlib.suppress(ConflictError):  # that child had already finished
                     jobs_repo.request_cancel(session, job_id=child)
             session.expunge(job)
-        with self._lock:
-            for jid in (job_id, *children):
-                if jid in self._running:
-                    self._running[jid].set()
+        self.stop_running([job_id, *children])
         self._publish(job_id, "cancelled", {})
         return job
 

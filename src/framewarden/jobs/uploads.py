@@ -22,7 +22,7 @@ from typing import Any
 
 from framewarden.actions.notifiers import Dispatcher, Message
 from framewarden.config import Settings
-from framewarden.errors import InputError
+from framewarden.errors import FramewardenError, InputError
 from framewarden.events import Event, EventBus
 from framewarden.jobs.upload_analysis import UploadAnalysis, analyze_upload
 from framewarden.pipeline.batcher import InferenceBatcher
@@ -48,7 +48,11 @@ class UploadProcessor:
         rules: Callable[[], list[Rule]],
         model_versions: dict[str, str] | None = None,
         dispatcher: Dispatcher | None = None,
+        leader: Any = None,
     ) -> None:
+        """``leader``: another API process of a Ray cluster analyzes uploads
+        (engines/ray_switchboard.Peer); this one stores them and hands them over."""
+        self.leader = leader
         self.db = db
         self.settings = settings
         self.batcher = batcher
@@ -63,6 +67,8 @@ class UploadProcessor:
 
     # --- lifetime -------------------------------------------------------------
     def start(self) -> UploadProcessor:
+        if self.leader is not None:  # the leader resumed the stored uploads and analyzes new ones
+            return self
         for i in range(self.settings.upload_workers):
             thread = threading.Thread(target=self._run, name=f"fw-upload-{i}", daemon=True)
             thread.start()
@@ -90,8 +96,19 @@ class UploadProcessor:
             log.info("resuming %d unfinished upload(s)", len(owners))
         return owners
 
+    def take_over(self) -> UploadProcessor:
+        """This process now leads: analyze uploads, the unfinished stored ones first."""
+        self.leader = None
+        return self.start()
+
     def submit(self, video_id: str) -> None:
         """Queue a new upload; a sharer whose owner is already decided is decided at once."""
+        if self.leader is not None:
+            try:
+                self.leader.call("uploads", "submit", video_id)
+            except FramewardenError as exc:  # stored as uploaded: the next leader resumes it
+                log.warning("upload %s stays queued for the next leader: %s", video_id, exc)
+            return
         with self.db.read() as session:
             video = videos_repo.require_video(session, video_id=video_id)
             owner_id = video.analysis_of

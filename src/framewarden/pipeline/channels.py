@@ -18,6 +18,7 @@ import logging
 import re
 import threading
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from framewarden.actions.controllers import (
     ControllerConfig,
@@ -47,6 +48,9 @@ class UnknownChannelError(ConfigError, KeyError):
 
     def __str__(self) -> str:
         return f"unknown channel {self.name!r}"
+
+    def __reduce__(self) -> tuple[Any, ...]:  # travels between API processes as itself
+        return (type(self), (self.name,))
 
 
 class DuplicateChannelError(ConfigError):

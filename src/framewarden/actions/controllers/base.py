@@ -10,7 +10,7 @@ record them; a controller never swallows an error silently.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from framewarden.errors import FramewardenError
@@ -26,6 +26,9 @@ class ControllerError(FramewardenError):
         super().__init__(f"{channel}: cannot stop stream: {reason}")
         self.channel = channel
         self.reason = reason
+
+    def __reduce__(self) -> tuple[Any, ...]:  # travels between API processes as itself
+        return (type(self), (self.channel, self.reason))
 
 
 @runtime_checkable
