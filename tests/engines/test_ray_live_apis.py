@@ -172,6 +172,17 @@ def test_a_follower_api_passes_work_to_the_leader_and_takes_over_when_it_is_gone
         listed = follower.api("GET", "/v1/channels").json()
         assert sorted(c["name"] for c in listed) == list(CHANNELS)
 
+        # A rule change through the follower reaches the leader's channel actors.
+        changed = follower.api("PUT", "/v1/rules/all", json={**RULE, "labels": {"Explicit": 60}})
+        assert changed.status_code == 200 and sorted(changed.json()["affected_channels"]) == list(CHANNELS)
+        version = int(changed.json()["version"])
+        for channel in CHANNELS:
+            feed.wait(
+                lambda e, c=channel: e["kind"] == "result" and e["channel"] == c
+                and e["payload"]["verdict"]["rule_version"] == version,
+                60,
+            )  # fmt: skip
+
         # An event made in the leader's process (a moderator dismissing an alert there) too.
         alert_id = first["cam-1"]["payload"]["id"]
         assert leader.api("POST", f"/v1/alerts/{alert_id}/dismiss", json={}).status_code == 200

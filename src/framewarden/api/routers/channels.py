@@ -26,8 +26,14 @@ router = APIRouter(prefix="/v1/channels", tags=["channels"])
 _NOT_STATS = {"name", "source", "state", "reason", "trusted", "controller"}
 
 
-def _public(runtime: Runtime, row: Any, *, reveal: bool = False) -> ChannelPublic:
-    snap = runtime.channels.snapshot(row.name).to_dict() if row.name in runtime.channels else {}
+def _public(
+    runtime: Runtime, row: Any, *, reveal: bool = False, snaps: dict[str, dict[str, Any]] | None = None
+) -> ChannelPublic:
+    """``snaps``: every channel's snapshot, read once for a list (on Ray a snapshot is a call)."""
+    if snaps is not None:
+        snap = snaps.get(row.name, {})
+    else:
+        snap = runtime.channels.snapshot(row.name).to_dict() if row.name in runtime.channels else {}
     return ChannelPublic(
         name=row.name,
         source_url=row.source_url if reveal else redact_url(row.source_url),
@@ -43,7 +49,8 @@ def _public(runtime: Runtime, row: Any, *, reveal: bool = False) -> ChannelPubli
 
 @router.get("")
 def list_channels(runtime: RuntimeDep, session: SessionDep, _: ViewerDep) -> list[ChannelPublic]:
-    return [_public(runtime, row) for row in repo.list_channels(session)]
+    snaps = {s.name: s.to_dict() for s in runtime.channels.snapshots()}
+    return [_public(runtime, row, snaps=snaps) for row in repo.list_channels(session)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
