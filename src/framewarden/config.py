@@ -276,6 +276,12 @@ class Settings(BaseSettings):
         description="Where `serve` runs the frames of video jobs: in this process, or as Ray tasks "
         "with a pool of inference actors (on the cluster at ray_address); the API still writes the results.",
     )
+    jobs_ray_mode: Literal["actors", "tasks"] = Field(
+        "actors",
+        description="jobs_engine = ray: decode each job's video inside an inference actor, beside the models "
+        "(actors), or in a Ray task of its own that sends the frames to the actors (tasks: decoding and "
+        "inference scale apart, at more CPU per frame).",
+    )
     ray_max_restarts: int = Field(
         -1, ge=-1, description="Restarts of a channel actor after a lost node or crash (-1 = always)."
     )

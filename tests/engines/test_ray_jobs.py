@@ -2,8 +2,9 @@
 
 Each test runs the same job through a local-engine runtime and a Ray-engine runtime (a
 one-node ``ray.cluster_utils.Cluster``: a real raylet and worker processes) and compares
-what ``/v1/jobs`` serves and the rows the store holds.  The ``hashlist`` analyzer with a
-bank holding the mark image gives known answers, cheaply.
+what ``/v1/jobs`` serves and the rows the store holds, in both of Ray's modes: the job's
+video decoded inside an inference actor (``actors``, the default) or in a task of its own.
+The ``hashlist`` analyzer with a bank holding the mark image gives known answers, cheaply.
 """
 
 from __future__ import annotations
@@ -71,13 +72,20 @@ def connected(cluster: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     ray.shutdown()
 
 
-def _runtime(data_dir: Path, engine: str, address: str = "") -> Runtime:
+@pytest.fixture(params=["actors", "tasks"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """``jobs_ray_mode``."""
+    return str(request.param)
+
+
+def _runtime(data_dir: Path, engine: str, address: str = "", mode: str = "actors") -> Runtime:
     settings = Settings(
         data_dir=data_dir,
         analyzers=["hashlist"],
         allow_file_sources=True,
         alert_escalation_s=0,
         jobs_engine=engine,  # type: ignore[arg-type]
+        jobs_ray_mode=mode,  # type: ignore[arg-type]
         ray_address=address,
     )
     return Runtime(settings).start()
@@ -151,14 +159,14 @@ def banked(isolated_settings: Path, media: dict[str, Path]) -> Path:
 
 
 def test_a_job_on_ray_gives_the_local_engines_labels(
-    banked: Path, media: dict[str, Path], connected: str
+    banked: Path, media: dict[str, Path], connected: str, mode: str
 ) -> None:
     spec = {"sample_interval_s": 0.2}  # dedup on: covered spans cross chunk boundaries
     local = _run_local(banked, media["clip"], **spec)
     assert any(
         e["ModerationLabel"]["Name"] == MARK_LABEL for e in local["results"]["timestamps"]["ModerationLabels"]
     )
-    rt = _runtime(banked / "ray", "ray", connected)
+    rt = _runtime(banked / "ray", "ray", connected, mode)
     try:
         keys = _keys(rt)
         events: list[dict[str, Any]] = []
@@ -175,14 +183,19 @@ def test_a_job_on_ray_gives_the_local_engines_labels(
         rt.stop()
 
 
-def _job_task_pids() -> list[int]:
-    """Processes of Ray workers running a job's task (Ray titles them ``ray::<task>``)."""
-    pids = []
+def _job_streams() -> dict[int, str]:
+    """Processes of Ray workers running a job's stream, with their titles (Ray titles them
+    ``ray::<task>``, or ``ray::<actor class>.<method>`` while an actor runs a method)."""
+    found = {}
     for proc in psutil.process_iter(["cmdline"]):
         title = " ".join(proc.info["cmdline"] or [])
-        if title.startswith("ray::") and ("job_task" in title or "fw-job:" in title):
-            pids.append(proc.pid)
-    return pids
+        if title.startswith("ray::") and ("job_task" in title or "fw-job:" in title or "job_items" in title):
+            found[proc.pid] = title
+    return found
+
+
+def _job_task_pids() -> list[int]:
+    return list(_job_streams())
 
 
 def _task_pids_once_analyzing(client: TestClient, keys: dict[str, str], job_id: str) -> list[int]:
@@ -199,17 +212,20 @@ def _task_pids_once_analyzing(client: TestClient, keys: dict[str, str], job_id: 
 
 
 def test_a_job_whose_ray_worker_dies_completes_without_duplicates(
-    banked: Path, media: dict[str, Path], connected: str, caplog: pytest.LogCaptureFixture
+    banked: Path, media: dict[str, Path], connected: str, mode: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     spec = {"sample_interval_s": 0.0, "dedup": True}
     local = _run_local(banked, media["long"], **spec)
-    rt = _runtime(banked / "ray", "ray", connected)
+    rt = _runtime(banked / "ray", "ray", connected, mode)
     caplog.set_level(logging.WARNING, logger="framewarden.engines.ray_jobs")
     try:
         keys = _keys(rt)
         with TestClient(create_app(rt)) as client:
             job_id = _submit(client, keys, media["long"], **spec)
             pids = _task_pids_once_analyzing(client, keys, job_id)
+            titles = " ".join(_job_streams().values())
+            # Where the video is decoded: in an inference actor, or in a task of its own.
+            assert ("InferenceActor.job_items" in titles) == (mode == "actors"), titles
             for pid in pids:
                 psutil.Process(pid).kill()  # the worker process dies mid-job (SIGKILL)
             on_ray = _outcome(rt, client, keys, job_id)
@@ -219,11 +235,11 @@ def test_a_job_whose_ray_worker_dies_completes_without_duplicates(
         rt.stop()
 
 
-def test_bad_media_and_cancel_on_ray(banked: Path, media: dict[str, Path], connected: str) -> None:
+def test_bad_media_and_cancel_on_ray(banked: Path, media: dict[str, Path], connected: str, mode: str) -> None:
     broken = banked / "broken.mp4"
     broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x17" * 4000)  # an MP4 header, then garbage
     local = _run_local(banked, broken)
-    rt = _runtime(banked / "ray", "ray", connected)
+    rt = _runtime(banked / "ray", "ray", connected, mode)
     try:
         keys = _keys(rt)
         with TestClient(create_app(rt)) as client:
@@ -254,7 +270,11 @@ def test_bad_media_and_cancel_on_ray(banked: Path, media: dict[str, Path], conne
 
 
 def test_a_job_whose_node_is_lost_completes_on_another(
-    banked: Path, media: dict[str, Path], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    banked: Path,
+    media: dict[str, Path],
+    mode: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A cluster as in production: a head without CPUs and two worker nodes of 1 CPU.  The
     node running the job's task is removed mid-job; the job finishes on the other one, with
@@ -268,7 +288,7 @@ def test_a_job_whose_node_is_lost_completes_on_another(
     workers = [cluster.add_node(**LOOPBACK, num_cpus=1) for _ in range(2)]
     cluster.wait_for_nodes()
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(sys.path))
-    rt = _runtime(banked / "ray", "ray", cluster.address)
+    rt = _runtime(banked / "ray", "ray", cluster.address, mode)
     caplog.set_level(logging.WARNING, logger="framewarden.engines.ray_jobs")
     try:
         keys = _keys(rt)

@@ -15,7 +15,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -66,6 +66,7 @@ class InferenceActor:
         self._batcher = InferenceBatcher(
             moderator, max_batch=max_batch, max_wait_ms=max_wait_ms, lanes=lanes
         ).start()
+        self._job_stops: dict[str, threading.Event] = {}  # job streams running here (job_items)
 
     def ready(self) -> dict[str, str]:
         """Returns once the models are loaded: their versions."""
@@ -87,6 +88,31 @@ class InferenceActor:
 
     def pid(self) -> int:
         return os.getpid()
+
+    def job_items(
+        self, key: str, inputs: dict[str, Any], settings: Settings, channel: str,
+        resume_after: float | None, max_side: int,
+    ) -> Iterator[Any]:  # fmt: skip
+        """A server job's video decoded here, beside the models (``jobs_ray_mode = "actors"``):
+        no frame crosses Ray's object store.  A stream of :data:`~framewarden.jobs.frames.JobItem`;
+        :meth:`cancel_job` with the same ``key`` stops it at the next frame."""
+        from framewarden.jobs.frames import job_items
+        from framewarden.jobs.spec import JobSpec
+        from framewarden.media.source import set_decode_threads
+
+        set_decode_threads(1)  # the actor's lanes use the other cores it covers
+        stop = self._job_stops.setdefault(key, threading.Event())
+        try:
+            yield from job_items(
+                JobSpec.model_validate(inputs), settings, channel=channel, submit=self._batcher.submit,
+                resume_after=resume_after, max_side=max_side, cancelled=stop,
+            )  # fmt: skip
+        finally:
+            self._job_stops.pop(key, None)
+
+    def cancel_job(self, key: str) -> None:
+        """Stop the job stream ``key`` (also when it has not started yet)."""
+        self._job_stops.setdefault(key, threading.Event()).set()
 
     def stats(self) -> dict[str, float]:
         s = self._batcher.stats

@@ -11,8 +11,8 @@ job's results equal those of an uninterrupted run.
 Engines.  :func:`~framewarden.jobs.frames.job_items` produces the chunks; by
 default it runs here, through a :class:`BackgroundLane` (so a live channel's
 frame never waits behind more than one batch of job frames).  With
-``jobs_engine = "ray"`` an executor runs it as a Ray task and hands the chunks
-back (:mod:`framewarden.engines.ray_jobs`).  Either way this process is the
+``jobs_engine = "ray"`` an executor runs it on the cluster (in an inference actor or a
+Ray task) and hands the chunks back (:mod:`framewarden.engines.ray_jobs`).  Either way this process is the
 only writer of the job's rows.
 """
 
