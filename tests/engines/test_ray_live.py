@@ -372,9 +372,15 @@ def test_a_channel_that_outgrew_its_node_moves_where_it_fits(api: Api, cluster: 
     )
     try:
         manager.add("cam-big", rtmp[0].rtmp_url(LONG_GOP))  # that publisher still runs
-        assert wait_until(lambda: "over_budget" in manager.snapshot("cam-big").stats, 60, 0.5)
+
+        # Its cost is known once the stream is open; `live` once its first frame is analyzed.
+        def outgrown() -> bool:
+            snap = manager.snapshot("cam-big")
+            return snap.state.value == "live" and "over_budget" in snap.stats
+
+        assert wait_until(outgrown, 60, 0.5)
         snap = manager.snapshot("cam-big")
-        assert snap.state.value == "live" and snap.stats["shared_inference"] is False  # its own models
+        assert snap.stats["shared_inference"] is False  # its own models
         assert snap.stats["node"] == cluster.head_node.node_id and snap.stats["cost"]["cpus"] == 1.02
         assert "moved_for_room" not in snap.stats  # nowhere to go yet: the head is the only node
 
@@ -464,3 +470,32 @@ def test_a_scrape_skips_actors_that_do_not_answer_in_time(cluster: Any) -> None:
     assert waited < 10.0  # ...without waiting for it (it takes 30 s)
     for actor in (quick, stuck):
         ray.kill(actor)
+
+
+def test_a_running_actor_of_a_channel_no_longer_stored_is_stopped(api: Api, cluster: Any, rtmp: Any) -> None:
+    """The API's channel actors are detached (they outlive it, and the next API adopts them).
+    One whose channel the books no longer hold (deleted from the store while no API process
+    led) is stopped when the books are built; the others are left alone."""
+    from framewarden.engines.ray_events import NAMESPACE
+    from framewarden.engines.ray_live import channel_actor_name
+
+    manager = api.runtime.channels.manager  # type: ignore[attr-defined]
+    server, _ = rtmp
+    kept = manager.names()
+    manager.add("cam-orphan", server.rtmp_url(CHANNELS[0]), start=False)
+    actor = ray.get_actor(channel_actor_name("cam-orphan"), namespace=NAMESPACE)
+    assert ray.get(actor.placement.remote(), timeout=60)["cpus"] > 0  # running, its CPU reserved
+    with manager._lock:  # the books of a new leader, built from a store without it
+        manager._channels.pop("cam-orphan")
+    manager.ledger.release("cam-orphan")
+    assert manager.release_orphans() == ["cam-orphan"]
+
+    def gone() -> bool:
+        try:
+            ray.get(actor.placement.remote(), timeout=5)
+        except Exception:  # RayActorError: killed
+            return True
+        return False
+
+    assert wait_until(gone, 30, 0.5)
+    assert manager.names() == kept and manager.release_orphans() == []

@@ -1,11 +1,13 @@
 """Two `serve --engine ray` processes on one Ray cluster, as behind a load balancer (docs/scale.md).
 
 Both are the real CLI command (:class:`~tests.e2e.serve_process.ServeProcess`), sharing a
-private PostgreSQL and a one-node cluster of 2 CPUs; two channels come from a private nginx-rtmp.
+private PostgreSQL and a cluster of a CPU-less head (where both run) and two 1-CPU nodes; two
+channels come from a private nginx-rtmp.
 The first process leads: it runs the channels' actors, jobs and uploads.  The second follows:
 everything asked of it reaches the leader through the relay, and its WebSocket carries the
-whole feed.  Then the leader is killed (SIGKILL) and the follower takes over the stored
-channels, which come back ``live`` and alert again; the killed one, started again, follows.
+whole feed.  Then the leader is killed (SIGKILL) and the follower adopts the running
+channels' actors, which went on moderating (detached); the killed one, started again,
+follows, and takes over in turn when the other is stopped.
 """
 
 from __future__ import annotations
@@ -79,6 +81,14 @@ def _state(api: ServeProcess, name: str) -> str:
     return str(answer.json().get("state", "")) if answer.status_code == 200 else ""
 
 
+def _analyzed(api: ServeProcess, name: str) -> int:
+    return int(api.api("GET", f"/v1/channels/{name}").json()["stats"]["stats"].get("analyzed") or 0)
+
+
+def _node(api: ServeProcess, name: str) -> str:
+    return str(api.api("GET", f"/v1/channels/{name}").json()["stats"]["stats"].get("node", ""))
+
+
 def _alert(channel: str) -> Callable[[dict[str, Any]], bool]:
     return lambda e: e["kind"] == "alert" and e["channel"] == channel
 
@@ -91,11 +101,13 @@ def cluster() -> Iterator[Any]:
         initialize_head=True,
         head_node_args={
             "node_ip_address": "127.0.0.1",
-            "num_cpus": 2,
+            "num_cpus": 0,  # the API processes' node, as production runs the head
             "include_dashboard": False,
             "_system_config": {"health_check_period_ms": 500, "health_check_failure_threshold": 4},
         },
     )
+    c.workers = [c.add_node(node_ip_address="127.0.0.1", num_cpus=1) for _ in range(2)]
+    c.wait_for_nodes()
     yield c
     c.shutdown()
 
@@ -218,21 +230,45 @@ def test_a_follower_api_passes_work_to_the_leader_and_takes_over_when_it_is_gone
         assert stopped.json()["state"] == "stopped"
         assert wait_until(lambda: "cam-1" not in server.publishing(), 15)
 
-        # The leader dies: the follower claims the relay and starts the stored channels.
+        # The leader dies: the follower claims the relay and adopts the channel actors, which
+        # went on moderating (detached): no gap, the same actor's counters go on.
+        before = _analyzed(follower, "cam-2")
         leader.kill()
         killed_at = time.monotonic()
-        assert wait_until(lambda: _state(follower, "cam-2") == "live", 120, 0.5), follower.tail()
+        assert wait_until(lambda: follower.api("GET", "/healthz").json()["role"] == "leader", 60, 0.2)
         took_over_s = time.monotonic() - killed_at
         assert "this one takes over" in follower.tail()
-        assert follower.api("GET", "/healthz").json()["role"] == "leader"
-        feed.wait(_alert("cam-2"), 60)  # its new actor moderates and alerts again
-        assert _state(follower, "cam-1") == "stopped"  # stopped stays stopped (the stored state)
+        assert "cam-2: adopted its running actor" in follower.tail(20_000)
+        assert _state(follower, "cam-2") == "live"
+        # The same actor: its count goes on from where it was (a new one would count from 0).
+        assert _analyzed(follower, "cam-2") >= before
+        assert wait_until(lambda: _analyzed(follower, "cam-2") > before, 30, 0.5)
+        feed.wait(_alert("cam-2"), 60)  # its events reach the new leader's relay
+        assert _state(follower, "cam-1") == "stopped"  # stopped stays stopped
         print(f"took over in {took_over_s:.1f} s")
+
+        # A node lost after the takeover: the adopted actor restarts on the other node (nothing
+        # it needs to start again belonged to the API process that is gone).
+        lost = _node(follower, "cam-2")
+        cluster.remove_node(next(n for n in cluster.workers if n.node_id == lost))
+        assert wait_until(
+            lambda: _state(follower, "cam-2") == "live" and _node(follower, "cam-2") not in ("", lost),
+            120,
+            0.5,
+        ), follower.api("GET", "/v1/channels/cam-2").text
+        feed.wait(_alert("cam-2"), 60)
 
         # The old leader, started again, follows the new one.
         leader.start(120)
         assert "this one passes them on" in leader.tail()
         assert _state(leader, "cam-2") == "live"
+
+        # A leader stopped (SIGTERM, as a deploy does) hands over at once, and the actors go on.
+        before = _analyzed(leader, "cam-2")
+        assert follower.stop(60) == 0
+        assert wait_until(lambda: leader.api("GET", "/healthz").json()["role"] == "leader", 30, 0.2)
+        assert _analyzed(leader, "cam-2") >= before and _state(leader, "cam-2") == "live"
+        assert wait_until(lambda: _analyzed(leader, "cam-2") > before, 30, 0.5)
     finally:
         for f in feeds:
             f.close()

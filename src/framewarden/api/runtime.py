@@ -335,6 +335,9 @@ class Runtime:
                 self.channels.hold(name, source, str(exc), trusted=trusted)
             except Exception as exc:  # a bad stored channel must not stop the server
                 log.error("channel %s not restored: %s", name, exc)
+        release = getattr(self.channels, "release_orphans", None)
+        if release is not None:  # Ray: actors left running for channels deleted meanwhile
+            release()
 
     # --- actions the API asks for ------------------------------------------------------
     def image_frame(self, data: bytes, source: str) -> Frame:

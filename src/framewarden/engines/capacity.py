@@ -160,6 +160,12 @@ class Ledger:
             self._placed[channel] = (fits[0].node, cost.cpus)
         return fits[0].node
 
+    def record(self, channel: str, node: str, cpus: float) -> None:
+        """A channel already running on ``node`` with ``cpus`` reserved (an actor that a new API
+        process adopts): booked as it is, whatever the room left."""
+        with self._lock:
+            self._placed[channel] = (node, cpus)
+
     def moved(self, channel: str, node: str) -> None:
         """A restarted channel now runs on ``node``."""
         with self._lock:

@@ -161,12 +161,17 @@ def start_relay(ray: Any, node_id: str, claim_s: float = _CLAIM_S) -> Any:
 
 class Forwarder:
     """Everything published on a local bus goes to the relay in batches: in a channel actor, all
-    of it; in an API process (``origin`` set), only what was made there, stamped with it."""
+    of it; in an API process (``origin`` set), only what was made there, stamped with it.
+
+    ``find`` looks the relay up again once a push to the one at hand failed: a channel actor
+    outlives the API process that started it, and a new leader's relay replaces the old one
+    (events pushed in between reach the store only)."""
 
     def __init__(
         self, bus: EventBus, relay: Any, *, origin: str = "", find: Callable[[], Any] | None = None
     ) -> None:
         self._relay, self._find, self._origin = relay, find, origin
+        self._last: Any = None  # the last push (its failure says the relay is gone)
         self._pending: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -188,14 +193,23 @@ class Forwarder:
             batch, self._pending = self._pending, []
         if not batch:
             return
-        relay = self._find() if self._find is not None else self._relay
+        relay = self._current()
         if relay is None:
             log.debug("no event relay now; %d event(s) not pushed", len(batch))
             return
         try:
-            relay.publish.remote(batch)
+            self._last = relay.publish.remote(batch)
         except Exception:  # the API is gone: the store still has every record
             log.warning("event relay unreachable; %d event(s) not pushed", len(batch))
+
+    def _current(self) -> Any:
+        if self._find is None:
+            return self._relay
+        if self._relay is not None and self._last is not None and _failed(self._last):
+            self._relay = None
+        if self._relay is None:
+            self._relay, self._last = self._find(), None
+        return self._relay
 
     def _run(self) -> None:
         while not self._stop.wait(_FLUSH_S):
@@ -206,6 +220,20 @@ class Forwarder:
         self._stop.set()
         self._thread.join(1.0)
         self.flush()
+
+
+def _failed(ref: Any) -> bool:
+    """Whether a finished push failed (an unfinished one has not, yet)."""
+    import ray
+
+    ready, _ = ray.wait([ref], timeout=0)
+    if not ready:
+        return False
+    try:
+        ray.get(ref, timeout=0)
+    except Exception:  # the relay's actor died (its API process ended)
+        return True
+    return False
 
 
 class Pump:

@@ -9,10 +9,11 @@ or upload, to the leader through the relay (:mod:`framewarden.engines.ray_switch
 Every API process pumps the relay's events onto its own bus and pushes its own there, so each
 WebSocket sees the whole feed.
 
-The relay is owned by the leader's process, so it ends with it, and so do the channel actors.
-A follower looks at the relay every second; when it is gone, the followers race to claim the
-name (Ray's named actors make one win), and the winner starts the stored channels, resumes the
-stored jobs and uploads, and serves the others (:class:`ClusterChannels` ``on_lead``).
+The relay is owned by the leader's process, so it ends with it; the channel actors and the
+nodes' inference actors are detached, so they keep moderating.  A follower looks at the relay
+every second; when it is gone, the followers race to claim the name (Ray's named actors make
+one win), and the winner adopts the running channel actors (starting those that are not),
+resumes the stored jobs and uploads, and serves the others (:class:`ClusterChannels` ``on_lead``).
 """
 
 from __future__ import annotations
@@ -212,8 +213,13 @@ class ClusterChannels:
         self._rules = (0.0, ())
         return self._ask("set_rules", list(rules), dict(versions) if versions is not None else None)
 
+    def release_orphans(self) -> list[str]:
+        """Leading: stop the running actors of channels the store no longer holds."""
+        return self.manager.release_orphans() if self.manager is not None else []
+
     def close(self, timeout: float = 30.0) -> None:
-        """Leading: stop the channels, then end the relay (a follower takes over at once)."""
+        """Leading: end the relay last (a follower takes over at once); the channel actors keep
+        running, detached, and the next leader adopts them."""
         self._stop.set()
         if self._servant is not None:
             self._servant.close()

@@ -64,6 +64,13 @@ log = logging.getLogger(__name__)
 _CALL_S = 3.0  # how long the API waits for an actor before calling its channel reconnecting
 _WATCH_S = 1.0  # how often the manager looks for actors that stopped answering
 _LOST = "channel actor restarting (its node was lost)"
+_NAME_S = 15.0  # how long a new actor waits for the name of one just killed (a move, a restart)
+CHANNEL_ACTOR_PREFIX = "framewarden-channel-"
+
+
+def channel_actor_name(name: str) -> str:
+    """A detached channel actor's name in Ray's ``framewarden`` namespace."""
+    return CHANNEL_ACTOR_PREFIX + name
 
 
 class ChannelStartError(FramewardenError):
@@ -115,10 +122,10 @@ class ChannelActor:
 
     def __init__(
         self, name: str, source: str, controller: Any, trusted: bool,
-        settings: Settings, relay: Any, start: bool,
+        settings: Settings, relay: Any, start: bool, detached: bool = False,
     ) -> None:  # fmt: skip
         try:
-            self._setup(name, source, controller, trusted, settings, relay, start)
+            self._setup(name, source, controller, trusted, settings, relay, start, detached)
         except Exception as exc:
             # Ray would show a traceback that may quote a URL with its credentials; the API
             # shows the channel `error` with this line instead (and Ray does not restart it).
@@ -129,7 +136,7 @@ class ChannelActor:
 
     def _setup(
         self, name: str, source: str, controller: Any, trusted: bool,
-        settings: Settings, relay: Any, start: bool,
+        settings: Settings, relay: Any, start: bool, detached: bool,
     ) -> None:  # fmt: skip
         import ray
         from prometheus_client import CollectorRegistry
@@ -138,7 +145,7 @@ class ChannelActor:
         from framewarden.actions.evidence import EvidenceStore
         from framewarden.actions.evidence_queue import EvidenceUploader
         from framewarden.actions.notifiers import Dispatcher, build_notifiers, parse_target
-        from framewarden.engines.ray_events import Forwarder
+        from framewarden.engines.ray_events import Forwarder, find_relay
         from framewarden.engines.ray_live_inference import RemoteBatcher, find_inference
         from framewarden.events import EventBus
         from framewarden.media.demo import open_source_with_demo
@@ -163,7 +170,8 @@ class ChannelActor:
         self.node = ray.get_runtime_context().get_node_id()
         self.db = open_database(settings, migrate=False)
         self.bus = EventBus()
-        self.forwarder = Forwarder(self.bus, relay)
+        # A detached actor outlives the API that started it: it finds the next leader's relay.
+        self.forwarder = Forwarder(self.bus, relay, find=(lambda: find_relay(ray)) if detached else None)
         self.shape: StreamShape | None = None  # the stream's own rate and keyframe spacing, once open
         self._opened: Any = None  # the open source (its stats keep the keyframe spacing current)
         self.registry = CollectorRegistry()  # this channel's series; the API's /metrics gathers them
@@ -255,6 +263,13 @@ class ChannelActor:
 
         return os.getpid()
 
+    def placement(self) -> dict[str, Any]:
+        """Where it runs and what it reserves (an API process that adopts it books these)."""
+        import ray
+
+        cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 0.0)
+        return {"node": self.node, "cpus": float(cpus)}
+
     def metrics(self) -> list[Any]:
         """This channel's Prometheus families (frame funnel, latency histograms, ...)."""
         from framewarden.engines.ray_metrics import snapshot_families
@@ -328,7 +343,12 @@ class RayChannelManager:
         relay: Any = None,
     ) -> None:
         """``relay``: the cluster's relay that the caller leads and pumps
-        (:class:`~framewarden.engines.ray_leadership.ClusterChannels`); None: a relay of its own."""
+        (:class:`~framewarden.engines.ray_leadership.ClusterChannels`); None: a relay of its own.
+
+        With the cluster's relay, the channel actors (and the nodes' inference actors) are
+        named and *detached*: they outlive this process, keep moderating, and the next API
+        process to lead adopts them (:meth:`add` finds a channel's running actor by name), so
+        a takeover or a restart of the API leaves no gap in moderation."""
         from framewarden.engines.ray_cluster import connect
         from framewarden.engines.ray_events import Pump, start_relay
         from framewarden.engines.ray_metrics import ClusterRegistry
@@ -354,6 +374,7 @@ class RayChannelManager:
         self._over: set[str] = set()  # nodes past their budget (logged when that changes)
         self.inference: dict[str, Any] = {}  # node -> its shared inference actor (the setting on)
         self._base_registry = context.metrics.registry
+        self.detached = relay is not None
         self.relay, self.pump = relay, None
         if relay is None:
             self.relay = start_relay(self.ray, self.ray.get_runtime_context().get_node_id())
@@ -410,7 +431,9 @@ class RayChannelManager:
             rule = resolve(self._rules, name)
             placed = _Placed(name, source, trusted, controller, None, estimate(1.0, self.costs))
             placed.target = (rule, self._versions.get(rule.id, 0))
-            self._place(placed, start)
+            running = self._running_actor(name) if self.detached else None
+            if running is None or not self._adopt(placed, running):
+                self._place(placed, start)
             self._channels[name] = placed
         self.capacity()
         return self.snapshot(name)
@@ -429,6 +452,66 @@ class RayChannelManager:
             self._channels[name] = placed
         return self.snapshot(name)
 
+    def _running_actor(self, name: str) -> Any | None:
+        from framewarden.engines.ray_events import NAMESPACE
+
+        try:
+            return self.ray.get_actor(channel_actor_name(name), namespace=NAMESPACE)
+        except ValueError:
+            return None
+
+    def _adopt(self, placed: _Placed, actor: Any) -> bool:
+        """Take over a channel actor that an API process gone (or restarted) left running: book
+        its node and reservation as they are, and send it today's rule if it has another."""
+        try:
+            where = self.ray.get(actor.placement.remote(), timeout=_CALL_S * 3)
+        except Exception as exc:  # restarting, or dead and its name not yet released
+            log.warning("channel %s: its running actor does not answer (%s); starting a new one",
+                        placed.name, type(exc).__name__)  # fmt: skip
+            self.ray.kill(actor, no_restart=True)
+            return False
+        node, cpus = str(where["node"]), float(where["cpus"])
+        placed.actor, placed.admitted_on = actor, node
+        placed.cost = placed.admitted_cost = replace(estimate(placed.interval(), self.costs), cpus=cpus)
+        self.ledger.record(placed.name, node, cpus)
+        if self.settings.ray_live_shared_inference and node not in self.inference:
+            from framewarden.engines.ray_live_inference import ensure_inference
+
+            self.inference[node] = ensure_inference(self.ray, node, self.settings, detached=True)
+        raw = self._call(placed, "snapshot")
+        rule, version = placed.target if placed.target else (resolve(self._rules, placed.name), 0)
+        if raw is not None and (raw["rule_id"], raw["rule_version"]) != (rule.id, version):
+            self._call(placed, "update_rule", rule, version)
+        log.info("channel %s: adopted its running actor on node %s (%.2f CPU)", placed.name, node, cpus)
+        return True
+
+    def release_orphans(self) -> list[str]:
+        """Stop the detached channel actors of channels these books do not hold (deleted, or no
+        longer allowed, while no API process led); returns their channels."""
+        if not self.detached:
+            return []
+        from ray.util import list_named_actors
+
+        from framewarden.engines.ray_events import NAMESPACE
+
+        with self._lock:
+            held = set(self._channels)
+        gone = []
+        for entry in list_named_actors(all_namespaces=True):
+            name = str(entry.get("name", ""))
+            channel = name.removeprefix(CHANNEL_ACTOR_PREFIX)
+            if entry.get("namespace") != NAMESPACE or channel == name or channel in held:
+                continue
+            actor = self._running_actor(channel)
+            if actor is not None:
+                self.ray.kill(actor, no_restart=True)
+                gone.append(channel)
+        if gone:
+            log.warning(
+                "stopped the running actors of channels no longer stored: %s", ", ".join(sorted(gone))
+            )
+        return gone
+
     def _place(self, placed: _Placed, start: bool) -> None:
         """Admit ``placed`` by its assumed cost and start its actor on the chosen node."""
         cost = estimate(placed.interval(), self.costs)
@@ -441,19 +524,38 @@ class RayChannelManager:
     def _start_actor(self, placed: _Placed, node: str, cpus: float, start: bool) -> None:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+        from framewarden.engines.ray_events import NAMESPACE
+
         if self.settings.ray_live_shared_inference and node not in self.inference:
             from framewarden.engines.ray_live_inference import ensure_inference
 
-            self.inference[node] = ensure_inference(self.ray, node, self.settings)
-        placed.actor = self._actor_cls.options(
-            name=None,
-            num_cpus=cpus,
-            max_restarts=self.settings.ray_max_restarts,
-            max_concurrency=4,  # a snapshot answers while a stop drains
-            scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True),
-        ).remote(
-            placed.name, placed.source, placed.controller, placed.trusted, self.settings, self.relay, start
-        )
+            self.inference[node] = ensure_inference(self.ray, node, self.settings, detached=self.detached)
+        options: dict[str, Any] = {
+            "num_cpus": cpus,
+            "max_restarts": self.settings.ray_max_restarts,
+            "max_concurrency": 4,  # a snapshot answers while a stop drains
+            "scheduling_strategy": NodeAffinitySchedulingStrategy(node, soft=True),
+        }
+        if self.detached:
+            options |= {
+                "name": channel_actor_name(placed.name),
+                "namespace": NAMESPACE,
+                "lifetime": "detached",
+            }
+        # A detached actor looks the relay up by name: a handle among its constructor's arguments
+        # would live in the object store, owned by this process, and a restart of the actor
+        # after this process has ended could not read it (ray-project/ray#53727).
+        relay = None if self.detached else self.relay
+        args = (placed.name, placed.source, placed.controller, placed.trusted, self.settings, relay, start)
+        deadline = time.monotonic() + _NAME_S
+        while True:
+            try:
+                placed.actor = self._actor_cls.options(**options).remote(*args, self.detached)
+                break
+            except ValueError:  # the name of an actor just killed is not released yet
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
         placed.failed, placed.last, placed.down_since = "", None, None
 
     def _rebalance(self) -> None:
@@ -554,10 +656,14 @@ class RayChannelManager:
         return self._actor_metrics() + own
 
     def close(self, timeout: float = 30.0) -> None:
-        """Stop every channel (gracefully), then the relay."""
+        """Stop every channel (gracefully), then the relay; detached actors keep running (the
+        next API process to lead adopts them)."""
         self._stop.set()
         with self._lock:
             placed = list(self._channels.values())
+        if self.detached:
+            log.info("%d channel actor(s) keep running, detached, for the next API process", len(placed))
+            return
         refs = [p.actor.close.remote(timeout) for p in placed if p.actor is not None and not p.failed]
         if refs:
             try:

@@ -39,16 +39,20 @@ def inference_name(node_id: str, settings: Settings) -> str:
     return f"framewarden-live-inference-{node_id}-{hashlib.sha256(what.encode()).hexdigest()[:10]}"
 
 
-def ensure_inference(ray: Any, node_id: str, settings: Settings) -> Any:
-    """The node's inference actor, started (pinned to the node) if it is not running yet."""
+def ensure_inference(ray: Any, node_id: str, settings: Settings, *, detached: bool = False) -> Any:
+    """The node's inference actor, started (pinned to the node) if it is not running yet.
+    ``detached``: it outlives the API process, as the channel actors that use it do."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+    from framewarden.engines.ray_events import NAMESPACE
     from framewarden.engines.ray_inference import InferenceActor
 
     return (
         ray.remote(InferenceActor)
         .options(
             name=inference_name(node_id, settings),
+            namespace=NAMESPACE,
+            lifetime="detached" if detached else None,
             get_if_exists=True,
             num_cpus=0,
             max_restarts=-1,  # a crashed process starts again in place
@@ -62,8 +66,10 @@ def ensure_inference(ray: Any, node_id: str, settings: Settings) -> Any:
 
 def find_inference(ray: Any, node_id: str, settings: Settings) -> Any | None:
     """In a channel actor: its node's inference actor, or None where the node has none."""
+    from framewarden.engines.ray_events import NAMESPACE
+
     try:
-        return ray.get_actor(inference_name(node_id, settings))
+        return ray.get_actor(inference_name(node_id, settings), namespace=NAMESPACE)
     except ValueError:
         return None
 
