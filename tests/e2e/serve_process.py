@@ -37,11 +37,18 @@ class ServeProcess:
     """``framewarden serve`` with its own data dir, TOML settings and keys by role."""
 
     def __init__(
-        self, root: Path, toml: str = "", *, env: dict[str, str] | None = None, launch: str = LAUNCH
+        self,
+        root: Path,
+        toml: str = "",
+        *,
+        env: dict[str, str] | None = None,
+        launch: str = LAUNCH,
+        data: Path | None = None,
     ) -> None:
+        """``data``: a data folder shared with other processes (default: ``root/data``)."""
         self.root = root
         self.launch = launch
-        self.data = root / "data"
+        self.data = data or root / "data"
         self.config = root / "framewarden.toml"
         self.config.write_text(toml)
         self.log = root / "serve.log"

@@ -155,8 +155,9 @@ def test_a_follower_api_passes_work_to_the_leader_and_takes_over_when_it_is_gone
     toml = _toml(postgres_server.url(name), cluster.address, server.control_url)
     env = {"FW_TEST_RAY_ADDRESS": cluster.address}
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
-    leader = ServeProcess(tmp_path / "a", toml, env=env, launch=RAY_LAUNCH)
-    follower = ServeProcess(tmp_path / "b", toml, env=env, launch=RAY_LAUNCH)
+    # One data folder, as one mount on every machine (uploads are read where they were stored).
+    leader = ServeProcess(tmp_path / "a", toml, env=env, launch=RAY_LAUNCH, data=tmp_path / "data")
+    follower = ServeProcess(tmp_path / "b", toml, env=env, launch=RAY_LAUNCH, data=tmp_path / "data")
     feeds: list[Feed] = []
     try:
         leader.create_key("admin")
@@ -238,7 +239,7 @@ def test_a_follower_api_passes_work_to_the_leader_and_takes_over_when_it_is_gone
         assert wait_until(lambda: follower.api("GET", "/healthz").json()["role"] == "leader", 60, 0.2)
         took_over_s = time.monotonic() - killed_at
         assert "this one takes over" in follower.tail()
-        assert "cam-2: adopted its running actor" in follower.tail(20_000)
+        assert wait_until(lambda: "cam-2: adopted its running actor" in follower.tail(20_000), 30, 0.2)
         assert _state(follower, "cam-2") == "live"
         # The same actor: its count goes on from where it was (a new one would count from 0).
         assert _analyzed(follower, "cam-2") >= before
@@ -269,6 +270,18 @@ def test_a_follower_api_passes_work_to_the_leader_and_takes_over_when_it_is_gone
         assert wait_until(lambda: leader.api("GET", "/healthz").json()["role"] == "leader", 30, 0.2)
         assert _analyzed(leader, "cam-2") >= before and _state(leader, "cam-2") == "live"
         assert wait_until(lambda: _analyzed(leader, "cam-2") > before, 30, 0.5)
+
+        # A deploy that changes the settings: the next leader does not adopt actors running with
+        # the old ones, it starts new ones (their counts begin again).
+        follower.config.write_text(toml.replace("alert_group_s = 0", "alert_group_s = 1"))
+        follower.start(120)
+        before = _analyzed(leader, "cam-2")
+        assert leader.stop(60) == 0
+        assert wait_until(lambda: follower.api("GET", "/healthz").json()["role"] == "leader", 30, 0.2)
+        changed = "cam-2: its running actor has other settings; starting a new one"
+        assert wait_until(lambda: changed in follower.tail(40_000), 30, 0.2)
+        assert wait_until(lambda: _state(follower, "cam-2") == "live", 120, 0.5)
+        assert _analyzed(follower, "cam-2") < before
     finally:
         for f in feeds:
             f.close()

@@ -73,6 +73,16 @@ def channel_actor_name(name: str) -> str:
     return CHANNEL_ACTOR_PREFIX + name
 
 
+def settings_digest(settings: Settings) -> str:
+    """What a channel actor runs with, as a digest: an API process adopts a running actor only
+    when its own settings give the same (a changed configuration starts a new actor).  The
+    address each API process listens on differs between them and is left out."""
+    import hashlib
+
+    dumped = settings.model_dump_json(exclude={"host", "port"})
+    return hashlib.sha256(dumped.encode()).hexdigest()[:16]
+
+
 class ChannelStartError(FramewardenError):
     """A channel actor could not start (bad settings, a missing model, an import error): its
     redacted reason, raised from the constructor so Ray ends the actor instead of restarting it."""
@@ -168,6 +178,7 @@ class ChannelActor:
         logging.basicConfig(level=settings.log_level.upper())
         self.name = name
         self.node = ray.get_runtime_context().get_node_id()
+        self.settings_digest = settings_digest(settings)
         self.db = open_database(settings, migrate=False)
         self.bus = EventBus()
         # A detached actor outlives the API that started it: it finds the next leader's relay.
@@ -268,7 +279,7 @@ class ChannelActor:
         import ray
 
         cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 0.0)
-        return {"node": self.node, "cpus": float(cpus)}
+        return {"node": self.node, "cpus": float(cpus), "settings": self.settings_digest}
 
     def metrics(self) -> list[Any]:
         """This channel's Prometheus families (frame funnel, latency histograms, ...)."""
@@ -462,13 +473,18 @@ class RayChannelManager:
 
     def _adopt(self, placed: _Placed, actor: Any) -> bool:
         """Take over a channel actor that an API process gone (or restarted) left running: book
-        its node and reservation as they are, and send it today's rule if it has another."""
+        its node and reservation as they are, and send it today's rule if it has another.
+        False (the actor stopped) when it does not answer or runs with other settings."""
         try:
             where = self.ray.get(actor.placement.remote(), timeout=_CALL_S * 3)
         except Exception as exc:  # restarting, or dead and its name not yet released
             log.warning("channel %s: its running actor does not answer (%s); starting a new one",
                         placed.name, type(exc).__name__)  # fmt: skip
             self.ray.kill(actor, no_restart=True)
+            return False
+        if where.get("settings") != settings_digest(self.settings):
+            log.warning("channel %s: its running actor has other settings; starting a new one", placed.name)
+            self._close_actor(actor)
             return False
         node, cpus = str(where["node"]), float(where["cpus"])
         placed.actor, placed.admitted_on = actor, node
@@ -484,6 +500,14 @@ class RayChannelManager:
             self._call(placed, "update_rule", rule, version)
         log.info("channel %s: adopted its running actor on node %s (%.2f CPU)", placed.name, node, cpus)
         return True
+
+    def _close_actor(self, actor: Any, timeout: float = 10.0) -> None:
+        """Stop an actor gracefully (its results flushed), then end it."""
+        try:
+            self.ray.get(actor.close.remote(timeout), timeout=timeout + _CALL_S)
+        except Exception as exc:  # it does not answer: ended all the same
+            log.info("closing a channel actor: %s", type(exc).__name__)
+        self.ray.kill(actor, no_restart=True)
 
     def release_orphans(self) -> list[str]:
         """Stop the detached channel actors of channels these books do not hold (deleted, or no
