@@ -12,14 +12,15 @@ here too, so pipeline and API tests can provoke alerts and back-pressure.
 from __future__ import annotations
 
 import contextlib
+import queue
 import socket
 import subprocess
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import httpx
 
@@ -68,6 +69,23 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+T = TypeVar("T")
+
+
+def next_matching(events: queue.Queue[T], match: Callable[[T], bool], timeout_s: float) -> T | None:
+    """The first item of ``events`` that ``match`` accepts within ``timeout_s`` (the ones before
+    it are dropped), or None when none came."""
+    end = time.monotonic() + timeout_s
+    while (left := end - time.monotonic()) > 0:
+        try:
+            event = events.get(timeout=left)
+        except queue.Empty:
+            return None
+        if match(event):
+            return event
+    return None
 
 
 def import_harness() -> None:

@@ -24,7 +24,15 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.e2e.harness import ClipSpec, NginxRtmp, Publisher, encode_clip, free_port, wait_until
+from tests.e2e.harness import (
+    ClipSpec,
+    NginxRtmp,
+    Publisher,
+    encode_clip,
+    free_port,
+    next_matching,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 BANNED = "BANNED WORDS HERE"  # fits a 640 px frame at 48 px (text cut at the edge is misread)
@@ -46,20 +54,12 @@ class Server:
         )
 
     def wait_event(self, match: Callable[[dict[str, Any]], bool], timeout_s: float) -> dict[str, Any]:
-        deadline = timeout_s
-        import time
-
-        end = time.monotonic() + deadline
-        while time.monotonic() < end:
-            try:
-                event = self.events.get(timeout=max(0.05, end - time.monotonic()))
-            except queue.Empty:
-                break
-            if match(event):
-                return event
-        raise AssertionError(
-            f"no matching event in {timeout_s} s; server log:\n{self.log.read_text()[-3000:]}"
-        )
+        event = next_matching(self.events, match, timeout_s)
+        if event is None:
+            raise AssertionError(
+                f"no matching event in {timeout_s} s; server log:\n{self.log.read_text()[-3000:]}"
+            )
+        return event
 
     def state(self, name: str) -> str:
         return str(self.api("GET", f"/v1/channels/{name}").json()["state"])

@@ -38,7 +38,7 @@ from framewarden.api.app import create_app  # noqa: E402
 from framewarden.api.runtime import Runtime  # noqa: E402
 from framewarden.config import Settings  # noqa: E402
 from framewarden.events import Event  # noqa: E402
-from tests.e2e.harness import ClipSpec, NginxRtmp, Publisher, encode_clip, wait_until  # noqa: E402
+from tests.e2e.harness import ClipSpec, NginxRtmp, Publisher, encode_clip, next_matching, wait_until  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.postgres]
 
@@ -123,17 +123,10 @@ class Api:
         return str(self.call("GET", f"/v1/channels/{name}").json()["stats"]["stats"]["admitted_on"])
 
     def wait_event(self, match: Callable[[Event], bool], timeout_s: float) -> Event:
-        import time
-
-        end = time.monotonic() + timeout_s
-        while (left := end - time.monotonic()) > 0:
-            try:
-                event = self.events.get(timeout=left)
-            except queue.Empty:
-                break
-            if match(event):
-                return event
-        raise AssertionError(f"no matching event within {timeout_s} s")
+        event = next_matching(self.events, match, timeout_s)
+        if event is None:
+            raise AssertionError(f"no matching event within {timeout_s} s")
+        return event
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback only
 
 pytest.importorskip("ray", reason="the test command installs framewarden[ray]; a bare install has no Ray")
 
-from tests.e2e.harness import ClipSpec, NginxRtmp, Publisher, encode_clip, wait_until
+from tests.e2e.harness import ClipSpec, NginxRtmp, Publisher, encode_clip, next_matching, wait_until
 from tests.e2e.serve_process import RAY_LAUNCH, ServeProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.postgres]
@@ -62,15 +62,10 @@ class Feed:
                 return
 
     def wait(self, match: Callable[[dict[str, Any]], bool], timeout_s: float) -> dict[str, Any]:
-        end = time.monotonic() + timeout_s
-        while (left := end - time.monotonic()) > 0:
-            try:
-                event = self.events.get(timeout=left)
-            except queue.Empty:
-                break
-            if match(event):
-                return event
-        raise AssertionError(f"no matching event within {timeout_s} s")
+        event = next_matching(self.events, match, timeout_s)
+        if event is None:
+            raise AssertionError(f"no matching event within {timeout_s} s")
+        return event
 
     def close(self) -> None:
         self._ws.close()
